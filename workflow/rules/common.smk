@@ -1,0 +1,61 @@
+# Helpers shared by every rule: every output path is derived here, in one place.
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+
+from convnet.config import check_data_config
+from convnet.download import archive_name
+from convnet.errors import ConvnetError
+from convnet.split import SPLITS
+
+try:
+    check_data_config(config["data"])
+except ConvnetError as exc:
+    raise WorkflowError(f"config: {exc}")
+
+RESULTS = "results"
+LOGS = f"{RESULTS}/logs"
+BENCHMARKS = f"{RESULTS}/benchmarks"
+DATA = f"{RESULTS}/data"
+MANIFEST = f"{DATA}/manifest.csv"
+
+
+def downloaded_archive():
+    """Where download_data stores the archive for source url or kaggle."""
+    data = config["data"]
+    if data["source"] == "kaggle":
+        return f"{RESULTS}/downloads/kaggle-{data['kaggle_competition']}.zip"
+    return f"{RESULTS}/downloads/{archive_name(data['url'])}"
+
+
+def source_archive():
+    """The archive or folder that split_data reads."""
+    data = config["data"]
+    return data["path"] if data["source"] == "local" else downloaded_archive()
+
+
+def split_params():
+    """The data settings that change the split (so changing e.g. retries reruns nothing)."""
+    keys = (
+        "source",
+        "url",
+        "sha256",
+        "layout",
+        "classes",
+        "split",
+        "order",
+        "seed",
+        "require_jfif",
+    )
+    return {key: config["data"].get(key) for key in keys}
+
+
+def download_params():
+    keys = ("source", "url", "kaggle_competition", "sha256", "download")
+    return {key: config["data"].get(key) for key in keys}
+
+
+def final_targets():
+    return [MANIFEST]

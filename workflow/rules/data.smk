@@ -1,0 +1,45 @@
+# Data: download (on the login node), then extract safely, drop corrupt images and split.
+
+
+if config["data"]["source"] != "local":
+
+    localrules:
+        download_data,
+
+    rule download_data:
+        output:
+            downloaded_archive(),
+        log:
+            f"{LOGS}/download_data.log",
+        conda:
+            "../../envs/data.yaml"
+        params:
+            data=download_params(),
+        script:
+            "../scripts/download_data.py"
+
+
+rule split_data:
+    input:
+        source=source_archive(),
+    output:
+        train=directory(f"{DATA}/train"),
+        validation=directory(f"{DATA}/validation"),
+        test=directory(f"{DATA}/test"),
+        dropped=f"{DATA}/dropped.tsv",
+        provenance=f"{DATA}/provenance.json",
+        manifest=MANIFEST,
+    log:
+        f"{LOGS}/split_data.log",
+    benchmark:
+        f"{BENCHMARKS}/split_data.tsv"
+    conda:
+        "../../envs/data.yaml"
+    threads: 4
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        data=split_params(),
+    script:
+        "../scripts/split_data.py"

@@ -1,0 +1,25 @@
+"""Snakemake script: fetch the data archive named by config ``data`` (url or kaggle)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (set by Snakemake)
+
+from convnet.download import download, kaggle_download  # noqa: E402
+from convnet.logs import run_logged  # noqa: E402
+
+
+def main(data: dict, dest: str) -> None:
+    if data["source"] == "kaggle":
+        kaggle_download(data["kaggle_competition"], dest, sha256=data.get("sha256"))
+    else:
+        download(
+            data["url"],
+            dest,
+            sha256=data.get("sha256"),
+            retries=data["download"]["retries"],
+            timeout=data["download"]["timeout_s"],
+        )
+
+
+run_logged(snakemake.log[0], lambda: main(snakemake.params.data, snakemake.output[0]))  # noqa: F821
