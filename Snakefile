@@ -1,5 +1,5 @@
 # Train small convnets from scratch on image folders: Deep Learning with Python, section 5.2.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -7,9 +7,7 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "config/config.schema.yaml")
-
-
+# common.smk validates the config against config/config.schema.yaml and derives every path.
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 

@@ -3,13 +3,19 @@
 import sys
 from pathlib import Path
 
+import yaml
+from snakemake.utils import validate
+
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from convnet.config import check_data_config
+from convnet.config import check_data_config, coerce_cli_strings
 from convnet.download import archive_name
 from convnet.errors import ConvnetError
 from convnet.split import SPLITS
 
+SCHEMA = Path(workflow.basedir) / "config" / "config.schema.yaml"
+coerce_cli_strings(config, yaml.safe_load(SCHEMA.read_text()))
+validate(config, str(SCHEMA))
 try:
     check_data_config(config["data"])
 except ConvnetError as exc:

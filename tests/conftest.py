@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_DATA = ROOT.parent / "shared" / "data" / "dogs-vs-cats-128px.zip"
+
+
+def tool(name: str) -> str:
+    """A command from the same environment as the tests' Python, else from PATH."""
+    import sys
+
+    candidate = Path(sys.executable).with_name(name)
+    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
+
+
+@pytest.fixture
+def real_data() -> Path:
+    if not REAL_DATA.is_file():
+        pytest.skip(f"real data not found at {REAL_DATA} (only the project's CI and developers have it)")
+    return REAL_DATA
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A copy of the workflow (code and config, no results) to run Snakemake in."""
+    for item in ("Snakefile", "workflow", "config", "envs", "profiles"):
+        source = ROOT / item
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, tmp_path / item)
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _quiet_tensorflow(monkeypatch):
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))

@@ -1,0 +1,54 @@
+"""The conda env files must name the same versions as requirements.txt (conda itself cannot run here)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from conftest import ROOT
+
+ENV_FILES = sorted((ROOT / "envs").glob("*.yaml"))
+
+
+def pins(lines) -> dict[str, str]:
+    found = {}
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        match = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)\s*==\s*([^\s;]+)", line)
+        if match:
+            found[re.sub(r"\[.*\]", "", match.group(1)).lower().replace("_", "-")] = match.group(2)
+    return found
+
+
+REQUIREMENTS = pins((ROOT / "requirements.txt").read_text().splitlines())
+
+
+def test_requirements_pin_every_package_exactly():
+    lines = [ln.split("#")[0].strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
+    lines = [ln for ln in lines if ln]
+    assert len(lines) == len(REQUIREMENTS), "every requirement needs an exact == pin"
+
+
+def test_there_are_env_files():
+    assert ENV_FILES
+
+
+@pytest.mark.parametrize("env_file", ENV_FILES, ids=lambda p: p.name)
+def test_env_file_parses_and_agrees_with_requirements(env_file):
+    env = yaml.safe_load(env_file.read_text())
+    assert set(env) >= {"channels", "dependencies"}
+    deps = env["dependencies"]
+    assert "python=3.11" in deps and "pip" in deps
+    pip_lists = [d["pip"] for d in deps if isinstance(d, dict)]
+    assert len(pip_lists) == 1
+    listed = pins(pip_lists[0])
+    assert len(listed) == len(pip_lists[0]), f"{env_file.name}: every pip entry needs an exact == pin"
+    for name, version in listed.items():
+        assert REQUIREMENTS.get(name) == version, f"{env_file.name}: {name}=={version} but requirements.txt has {REQUIREMENTS.get(name)}"
+
+
+def test_every_rule_names_an_existing_env_file():
+    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for env in re.findall(r'conda:\s*\n\s*"([^"]+)"', smk.read_text()):
+            assert (smk.parent / env).resolve().is_file(), f"{smk.name}: {env} missing"

@@ -1,0 +1,95 @@
+"""The data step as a user runs it: through Snakemake, with the config given on the command line."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from conftest import ROOT, tool
+from synthetic import image_files, write_zip
+
+SMALL_SPLIT = "split: {train: 4, validation: 2, test: 2}"
+
+
+def snakemake(workdir, *args, check=True):
+    proc = subprocess.run(
+        [tool("snakemake"), "--cores", "2", *args], cwd=workdir, capture_output=True, text=True
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def test_dry_run_of_the_default_config_plans_download_then_split():
+    out = snakemake(ROOT, "-n", "--quiet", "rules").stdout
+    assert "download_data" in out and "split_data" in out
+
+
+def test_lint_is_clean():
+    proc = snakemake(ROOT, "--lint", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_snakefmt_check_is_clean():
+    proc = subprocess.run([tool("snakefmt"), "--check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ("data={source: local}", "data.source is 'local' but data.path is not set"),
+        ("data={source: local, path: nowhere.zip}", "data.path 'nowhere.zip' does not exist"),
+        ("data={source: ftp}", "source"),
+        ("data={spilt: {train: 1}}", "spilt"),
+    ],
+)
+def test_bad_config_is_a_clear_error(workdir, config, message):
+    proc = snakemake(workdir, "-n", "--config", config, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_split_through_snakemake_on_a_synthetic_archive(workdir):
+    write_zip(workdir / "pets.zip", image_files("folders", 10))
+    snakemake(workdir, "results/data/manifest.csv", "--config", f"data={{source: local, path: pets.zip, {SMALL_SPLIT}}}")
+    manifest = (workdir / "results/data/manifest.csv").read_text().splitlines()
+    assert len(manifest) == 1 + 16
+    assert (workdir / "results/logs/split_data.log").read_text().count("dropped") >= 4
+    assert (workdir / "results/benchmarks/split_data.tsv").exists()
+
+
+@pytest.mark.slow
+def test_url_source_downloads_then_splits(workdir, tmp_path_factory):
+    archive = write_zip(tmp_path_factory.mktemp("remote") / "pets.zip", image_files("kaggle", 10))
+    snakemake(
+        workdir, "--config", f"data={{source: url, url: '{archive.as_uri()}', {SMALL_SPLIT}}}"
+    )
+    assert (workdir / "results/downloads/pets.zip").read_bytes() == archive.read_bytes()
+    assert "sha256" in (workdir / "results/logs/download_data.log").read_text()
+    assert (workdir / "results/data/train/dogs/dog.3.jpg").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_real_data_split_counts_and_identical_manifest_on_a_second_run(workdir, real_data):
+    config = f"data={{source: local, path: '{real_data}'}}"
+    snakemake(workdir, "results/data/manifest.csv", "--config", config)
+    first = (workdir / "results/data/manifest.csv").read_bytes()
+    rows = first.decode().splitlines()[1:]
+    counts = {}
+    for row in rows:
+        split, label = row.split(",")[2], row.split(",")[1]
+        counts[split, label] = counts.get((split, label), 0) + 1
+    assert counts == {
+        ("train", "cats"): 1000, ("train", "dogs"): 1000,
+        ("validation", "cats"): 500, ("validation", "dogs"): 500,
+        ("test", "cats"): 500, ("test", "dogs"): 500,
+    }
+    assert rows[0].startswith("train/cats/cat.0.jpg,") and rows[1000].startswith("train/dogs/dog.0.jpg,")
+    assert any(r.startswith("validation/cats/cat.1000.jpg,") for r in rows)
+    assert any(r.startswith("test/dogs/dog.1999.jpg,") for r in rows)
+    snakemake(workdir, "results/data/manifest.csv", "--config", config, "--forcerun", "split_data")
+    assert (workdir / "results/data/manifest.csv").read_bytes() == first
