@@ -10,6 +10,7 @@ configfile: "config/config.yaml"
 # common.smk validates the config against config/config.schema.yaml and derives every path.
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/model.smk"
 
 
 rule all:

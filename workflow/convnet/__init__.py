@@ -4,4 +4,9 @@ Scripts under ``workflow/scripts`` stay thin and call into this package; tests a
 import it directly.
 """
 
+import os
+
+# TensorFlow's C++ start-up chatter (no CUDA driver, CPU features) buries the workflow's own log lines.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 __version__ = "0.1.0"

@@ -45,31 +45,52 @@ def _coerce_scalar(value: str, types: list[str]):
     return value
 
 
-def _types(schema: dict) -> list[str]:
-    kind = schema.get("type", [])
-    kinds = [kind] if isinstance(kind, str) else list(kind)
+def _resolve(schema: dict, root: dict) -> dict:
+    """Follow a local ``$ref`` (``#/$defs/name``)."""
+    while "$ref" in schema:
+        node = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+def _options(schema: dict, root: dict) -> list[dict]:
+    schema = _resolve(schema, root)
+    options = [schema]
     for option in schema.get("anyOf", []) + schema.get("oneOf", []):
-        kinds += _types(option)
-    if "enum" in schema and None in schema["enum"]:
-        kinds.append("null")
+        options += _options(option, root)
+    return options
+
+
+def _types(options: list[dict]) -> list[str]:
+    kinds: list[str] = []
+    for option in options:
+        kind = option.get("type", [])
+        kinds += [kind] if isinstance(kind, str) else list(kind)
+        if None in option.get("enum", []):
+            kinds.append("null")
     return kinds
 
 
-def coerce_cli_strings(value, schema: dict):
+def coerce_cli_strings(value, schema: dict, root: dict | None = None):
     """Walk ``value`` along ``schema``, turning strings into the integers, numbers, booleans and
     nulls the schema expects. Anything else is left for validation to report."""
+    root = schema if root is None else root
+    options = _options(schema, root)
     if isinstance(value, dict):
-        properties = schema.get("properties", {})
-        extra = schema.get("additionalProperties")
+        objects = [o for o in options if "properties" in o or "additionalProperties" in o] or [{}]
+        properties = objects[0].get("properties", {})
+        extra = objects[0].get("additionalProperties")
         for key, item in value.items():
             sub = properties.get(key, extra if isinstance(extra, dict) else {})
-            value[key] = coerce_cli_strings(item, sub)
+            value[key] = coerce_cli_strings(item, sub, root)
         return value
     if isinstance(value, list):
-        items = schema.get("items", {})
-        return [coerce_cli_strings(item, items) for item in value]
+        items = next((o["items"] for o in options if "items" in o), {})
+        return [coerce_cli_strings(item, items, root) for item in value]
     if isinstance(value, str):
-        types = _types(schema)
+        types = _types(options)
         if set(types) - {"string"}:
             return _coerce_scalar(value, types)
     return value

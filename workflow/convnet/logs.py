@@ -13,12 +13,14 @@ from .errors import ConvnetError
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
-def run_logged(log_path: str | Path | None, main: Callable[[], None]) -> None:
-    """Run ``main`` with logging set up; a ConvnetError exits 1 with its one-line message."""
+def run_logged(log_path: str | Path | None, main: Callable[[], None], append: bool = False) -> None:
+    """Run ``main`` with logging set up; a ConvnetError exits 1 with its one-line message.
+
+    ``append`` keeps the lines of an earlier, interrupted attempt (training resumes)."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
+        handlers.append(logging.FileHandler(log_path, mode="a" if append else "w", encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, format=FORMAT, handlers=handlers, force=True)
     try:
         main()

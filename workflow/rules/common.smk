@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 from convnet.config import check_data_config, coerce_cli_strings
 from convnet.download import archive_name
 from convnet.errors import ConvnetError
+from convnet.experiments import experiment_names, experiment_settings, image_size_key
 from convnet.split import SPLITS
 
 SCHEMA = Path(workflow.basedir) / "config" / "config.schema.yaml"
@@ -26,6 +27,19 @@ LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 DATA = f"{RESULTS}/data"
 MANIFEST = f"{DATA}/manifest.csv"
+CACHE = f"{RESULTS}/cache"
+MODELS = f"{RESULTS}/models"
+HISTORY = f"{RESULTS}/history"
+CHECKPOINTS = f"{RESULTS}/checkpoints"
+TENSORBOARD = f"{RESULTS}/tensorboard"
+
+EXPERIMENTS = experiment_names(config)
+
+
+wildcard_constraints:
+    experiment="|".join(EXPERIMENTS),
+    split="|".join(SPLITS),
+    size=r"\d+x\d+",
 
 
 def downloaded_archive():
@@ -63,5 +77,27 @@ def download_params():
     return {key: config["data"].get(key) for key in keys}
 
 
+def experiment_params(wildcards):
+    """The full settings of the experiment a job belongs to (defaults + its own changes)."""
+    return experiment_settings(config, wildcards.experiment)
+
+
+def cache_for(split):
+    """Input function: the decoded-image cache of ``split`` at the experiment's image size."""
+
+    def cache_path(wildcards):
+        size = image_size_key(experiment_params(wildcards))
+        return f"{CACHE}/{size}/{split}.npz"
+
+    return cache_path
+
+
 def final_targets():
-    return [MANIFEST]
+    targets = [MANIFEST]
+    for name in EXPERIMENTS:
+        targets += [
+            f"{MODELS}/{name}.h5",
+            f"{MODELS}/{name}_best.h5",
+            f"{HISTORY}/{name}.csv",
+        ]
+    return targets

@@ -1,0 +1,95 @@
+"""Decode and resize every image once into uint8 arrays, so training reads memory, not JPEGs."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .errors import DataError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ImageSet:
+    images: np.ndarray  # (n, height, width, 3) uint8
+    labels: np.ndarray  # (n,) float32, 0 or 1
+    files: np.ndarray  # (n,) str, relative to the data folder
+    classes: tuple[str, ...]  # class folder for label 0 and label 1
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def decode(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """RGB uint8 of shape (height, width, 3). Bilinear resize, as keras.utils.image_dataset_from_directory."""
+    height, width = size
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.Resampling.BILINEAR)
+        return np.asarray(image, dtype=np.uint8)
+
+
+def read_manifest(manifest: Path, split: str) -> list[dict]:
+    with open(manifest, newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["split"] == split]
+    if not rows:
+        raise DataError(f"{manifest}: no images in split {split!r}; rerun the data step (split_data)")
+    return rows
+
+
+def build_image_set(
+    data_dir: Path, manifest: Path, split: str, size: tuple[int, int], classes: list[str], threads: int = 1
+) -> ImageSet:
+    """Decode the images of one split, in manifest order, in parallel across ``threads``."""
+    rows = read_manifest(manifest, split)
+    unknown = {row["class"] for row in rows} - set(classes)
+    if unknown:
+        raise DataError(f"{manifest}: classes {sorted(unknown)} are not in data.classes {classes}")
+    for label in classes:
+        if not any(row["class"] == label for row in rows):
+            raise DataError(f"{data_dir / split / label}: no images; rerun the data step or fix data.classes")
+    paths = [data_dir / row["file"] for row in rows]
+    images = np.empty((len(rows), size[0], size[1], 3), dtype=np.uint8)
+
+    def fill(index: int) -> None:
+        try:
+            images[index] = decode(paths[index], size)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{paths[index]}: cannot be decoded ({exc}); rerun the data step") from None
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        list(pool.map(fill, range(len(rows))))
+    labels = np.array([classes.index(row["class"]) for row in rows], dtype=np.float32)
+    log.info("%s: %d images decoded to %dx%d", split, len(rows), size[0], size[1])
+    return ImageSet(images, labels, np.array([row["file"] for row in rows]), tuple(classes))
+
+
+def save_image_set(path: Path, image_set: ImageSet) -> None:
+    """Write atomically: a killed job never leaves a cache that looks complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(
+        tmp,
+        images=image_set.images,
+        labels=image_set.labels,
+        files=image_set.files,
+        classes=np.array(image_set.classes),
+    )
+    os.replace(tmp, path)
+
+
+def load_image_set(path: Path) -> ImageSet:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return ImageSet(data["images"], data["labels"], data["files"], tuple(data["classes"].tolist()))
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable image cache ({exc}); delete it and run again") from None

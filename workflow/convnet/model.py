@@ -1,0 +1,163 @@
+"""The book's convnet, built with the Keras 3 API only (it runs on the TensorFlow, JAX and PyTorch
+backends), and the model-summary check that guards training.
+
+How the book's ``ImageDataGenerator`` arguments map to Keras preprocessing layers:
+
+| book argument            | layer                                                              |
+| ------------------------ | ------------------------------------------------------------------ |
+| ``rescale=1./255``       | ``Rescaling(1/255)``, inside the model                             |
+| ``horizontal_flip=True`` | ``RandomFlip("horizontal")``                                       |
+| ``rotation_range=40``    | ``RandomRotation(40/360)``: the layer takes a fraction of a turn   |
+| ``width_shift_range=0.2``| ``RandomTranslation(height_shift, 0.2)``: fractions, as in the book |
+| ``shear_range=0.2``      | ``RandomShear(x_factor=tan(0.2 deg))``: the generator's shear is an |
+|                          | angle in degrees, the layer's factor is the shear coefficient       |
+| ``zoom_range=0.2``       | ``RandomZoom(0.2, 0.2)``: height and width drawn independently      |
+| ``fill_mode="nearest"``  | ``fill_mode="nearest"`` on every geometric layer (Keras: reflect)   |
+
+Augmentation layers are active only in training (``training=True``), so evaluation and prediction
+see the plain image, as with the book's separate test generator.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+from .errors import ConfigError
+
+CHECKED_LAYER_TYPES = ("Conv2D", "MaxPooling2D", "Flatten", "Dense")
+
+
+def make_augmentation(spec: dict | None, seed: int | None = None) -> list[layers.Layer]:
+    """Keras preprocessing layers equivalent to the book's ImageDataGenerator arguments."""
+    if not spec:
+        return []
+    fill = spec.get("fill_mode", "nearest")
+    result: list[layers.Layer] = []
+    if spec.get("horizontal_flip"):
+        result.append(layers.RandomFlip("horizontal", seed=seed, name="flip"))
+    if spec.get("rotation_degrees"):
+        result.append(
+            layers.RandomRotation(spec["rotation_degrees"] / 360.0, fill_mode=fill, seed=seed, name="rotate")
+        )
+    if spec.get("width_shift") or spec.get("height_shift"):
+        result.append(
+            layers.RandomTranslation(
+                spec.get("height_shift", 0.0), spec.get("width_shift", 0.0), fill_mode=fill, seed=seed,
+                name="shift",
+            )
+        )
+    if spec.get("shear_degrees"):
+        coefficient = math.tan(math.radians(spec["shear_degrees"]))
+        result.append(layers.RandomShear(x_factor=coefficient, fill_mode=fill, seed=seed, name="shear"))
+    if spec.get("zoom"):
+        zoom = spec["zoom"]
+        result.append(layers.RandomZoom(zoom, zoom, fill_mode=fill, seed=seed, name="zoom"))
+    return result
+
+
+def make_model(
+    input_shape: tuple[int, int, int],
+    conv_filters=(32, 64, 128, 128),
+    dense_units: int = 512,
+    dropout: float = 0.0,
+    augmentation: dict | None = None,
+    seed: int | None = None,
+    name: str = "convnet",
+) -> keras.Model:
+    """Rescaling and augmentation inside the model, then Conv/MaxPool blocks, Flatten, Dropout,
+    Dense relu and one sigmoid unit (kept in float32 under mixed precision)."""
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for layer in make_augmentation(augmentation, seed):
+        x = layer(x)
+    x = layers.Rescaling(1.0 / 255, name="rescale")(x)
+    for block, filters in enumerate(conv_filters, start=1):
+        x = layers.Conv2D(filters, 3, activation="relu", name=f"conv{block}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    if dropout:
+        x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def smallest_image_size(blocks: int) -> int:
+    """The smallest side that survives ``blocks`` of 3x3 convolution + 2x2 pooling."""
+    size = 1
+    for _ in range(blocks):
+        size = size * 2 + 2
+    return size
+
+
+def model_from_settings(settings: dict, experiment: str = "") -> keras.Model:
+    height, width = settings["image_size"]
+    blocks = len(settings["conv_filters"])
+    if min(height, width) < smallest_image_size(blocks):
+        raise ConfigError(
+            f"experiments.{experiment or '<name>'}.image_size {[height, width]} is too small for "
+            f"{blocks} convolution blocks: use at least {smallest_image_size(blocks)} per side, or fewer "
+            "conv_filters"
+        )
+    return make_model(
+        (height, width, 3),
+        conv_filters=settings["conv_filters"],
+        dense_units=settings["dense_units"],
+        dropout=settings["dropout"],
+        augmentation=settings["augmentation"],
+        seed=settings["seed"],
+    )
+
+
+def summary_rows(model: keras.Model) -> list[dict]:
+    """One row per layer: name, type, output shape (without the batch axis), parameters."""
+    rows = []
+    for layer in model.layers:
+        shape = tuple(layer.output.shape[1:])
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "output_shape": "x".join(str(d) for d in shape),
+                "params": layer.count_params(),
+            }
+        )
+    return rows
+
+
+def summary_text(model: keras.Model) -> str:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=120)
+    return "\n".join(lines) + "\n"
+
+
+def check_summary(rows: list[dict], expect: dict | None, experiment: str) -> None:
+    """Raise ConfigError naming the first layer that differs from the expectation."""
+    if not expect:
+        return
+    key = f"experiments.{experiment}.expect"
+    checked = [row for row in rows if row["type"] in CHECKED_LAYER_TYPES]
+    shapes = expect.get("shapes")
+    if shapes is not None:
+        for row, wanted in zip(checked, shapes):
+            got = int(row["output_shape"].split("x")[0])
+            if got != wanted:
+                raise ConfigError(
+                    f"experiment {experiment!r}: layer {row['layer']} ({row['type']}) outputs {got} but "
+                    f"{key}.shapes expects {wanted}: fix the architecture settings or {key}"
+                )
+        if len(checked) != len(shapes):
+            raise ConfigError(
+                f"experiment {experiment!r}: the model has {len(checked)} Conv2D/MaxPooling2D/Flatten/"
+                f"Dense layers but {key}.shapes lists {len(shapes)}: fix the architecture or {key}"
+            )
+    params = expect.get("params")
+    total = sum(row["params"] for row in rows)
+    if params is not None and total != params:
+        raise ConfigError(
+            f"experiment {experiment!r}: the model has {total:,} parameters but {key}.params expects "
+            f"{params:,}: fix the architecture settings or {key}"
+        )

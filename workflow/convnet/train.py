@@ -1,0 +1,227 @@
+"""Train one experiment: resumable, repeatable, and saving portable float32 ``.h5`` models.
+
+A checkpoint folder (outside the rule's declared outputs, which Snakemake deletes when a job fails)
+holds the last finished epoch's weights and optimizer state, the best weights so far and the history.
+Its ``state.json`` is written last and names the files of one consistent epoch, so a job killed at
+any moment resumes from the last finished epoch, and the final history has every epoch once.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .backend import configure
+from .cache import ImageSet, load_image_set
+from .errors import ConfigError, ConvnetError
+from .experiments import fingerprint
+from .files import atomic_write_text
+from .model import model_from_settings
+from .pipeline import fit_arguments
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
+
+
+class TrainingError(ConvnetError):
+    """Training cannot go on (e.g. the loss became NaN)."""
+
+
+def _number(value) -> float:
+    return float(keras.ops.convert_to_numpy(value))
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stop with a message naming the epoch, before a NaN epoch is checkpointed."""
+
+    def __init__(self, experiment: str):
+        super().__init__()
+        self.experiment = experiment
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(_number(loss)):
+            raise TrainingError(
+                f"experiment {self.experiment!r}: the training loss became NaN in epoch {epoch + 1}; "
+                f"lower experiments.{self.experiment}.learning_rate or check the images"
+            )
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One log line per epoch, like Keras's verbose=2 but into the rule's log file."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        metrics = " - ".join(f"{k}: {_number(v):.4f}" for k, v in logs.items() if k != "learning_rate")
+        log.info("epoch %d/%d - %.1f s - %s", epoch + 1, self.epochs, time.perf_counter() - self._started, metrics)
+
+
+class ResumableCheckpoint(keras.callbacks.Callback):
+    """Saves each finished epoch; ``restore`` puts a model back where the last run stopped."""
+
+    def __init__(self, folder: Path, run_fingerprint: str):
+        super().__init__()
+        self.folder = Path(folder)
+        self.fingerprint = run_fingerprint
+        self.history: list[dict] = []
+        self.state: dict = {"fingerprint": run_fingerprint, "epoch": 0, "best_val_loss": None, "best": None}
+
+    @property
+    def state_path(self) -> Path:
+        return self.folder / "state.json"
+
+    def restore(self, model: keras.Model) -> int:
+        """Load the last finished epoch into ``model`` (weights and optimizer); return its number."""
+        if not self.state_path.exists():
+            shutil.rmtree(self.folder, ignore_errors=True)
+            return 0
+        state = json.loads(self.state_path.read_text())
+        if state.get("fingerprint") != self.fingerprint:
+            log.info("checkpoint in %s is from other settings or data; starting over", self.folder)
+            shutil.rmtree(self.folder)
+            return 0
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(self.folder / state["last"])
+        with open(self.folder / "history.csv", newline="") as handle:
+            rows = [dict(row) for row in csv.DictReader(handle)]
+        self.history = [row for row in rows if int(row["epoch"]) <= state["epoch"]]
+        self.state = state
+        log.info("resuming after epoch %d from %s", state["epoch"], self.folder)
+        return state["epoch"]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {k: _number(v) for k, v in (logs or {}).items()}
+        seconds = time.perf_counter() - self._started
+        self.folder.mkdir(parents=True, exist_ok=True)
+        row = {
+            "epoch": epoch + 1,
+            "loss": logs.get("loss"),
+            "accuracy": logs.get("accuracy"),
+            "val_loss": logs.get("val_loss"),
+            "val_accuracy": logs.get("val_accuracy"),
+            "learning_rate": _number(self.model.optimizer.learning_rate),
+            "seconds": round(seconds, 3),
+        }
+        self.history.append(row)
+        state = dict(self.state, epoch=epoch + 1, last=f"epoch-{epoch + 1}.weights.h5")
+        self.model.save_weights(self.folder / state["last"])
+        val_loss = row["val_loss"]
+        if val_loss is not None and (state["best_val_loss"] is None or val_loss < state["best_val_loss"]):
+            state.update(best_val_loss=val_loss, best_epoch=epoch + 1, best=f"best-{epoch + 1}.npz")
+            np.savez(self.folder / state["best"], *self.model.get_weights())
+        write_history(self.folder / "history.csv", self.history)
+        atomic_write_text(self.state_path, json.dumps(state, indent=2))  # the commit point
+        keep = {state["last"], state["best"], "state.json", "history.csv"}
+        for stale in self.folder.iterdir():
+            if stale.name not in keep:
+                stale.unlink()
+        self.state = state
+
+    def best_weights(self) -> list[np.ndarray]:
+        with np.load(self.folder / self.state["best"]) as data:
+            return [data[f"arr_{i}"] for i in range(len(data.files))]
+
+
+def write_history(path: Path, rows: list[dict]) -> None:
+    from io import StringIO
+
+    buffer = StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def compile_model(model: keras.Model, settings: dict) -> keras.Model:
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=settings["learning_rate"]),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def save_portable(weights: list[np.ndarray], settings: dict, path: Path) -> None:
+    """Save as a float32 model whatever precision trained it, so it loads and predicts anywhere."""
+    keras.config.set_dtype_policy("float32")
+    model = compile_model(model_from_settings(settings), settings)
+    model.set_weights(weights)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.h5")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def check_image_size(image_set: ImageSet, settings: dict, name: str, cache: Path) -> None:
+    got = list(image_set.images.shape[1:3])
+    if got != list(settings["image_size"]):
+        raise ConfigError(
+            f"{cache} holds {got[0]}x{got[1]} images but experiments.{name}.image_size is "
+            f"{settings['image_size']}: rebuild the cache (snakemake --forcerun cache_images)"
+        )
+
+
+def train_experiment(
+    name: str,
+    settings: dict,
+    train_cache: Path,
+    validation_cache: Path,
+    last_model: Path,
+    best_model: Path,
+    history_csv: Path,
+    checkpoint_dir: Path,
+    threads: int | None = None,
+    tensorboard_dir: Path | None = None,
+) -> list[dict]:
+    """Train ``name`` as ``settings`` say, resuming from ``checkpoint_dir``; return the history."""
+    precision = configure(settings["precision"], threads, deterministic=True, seed=settings["seed"])
+    log.info("experiment %s: backend %s, precision %s", name, keras.backend.backend(), precision)
+    train = load_image_set(train_cache)
+    validation = load_image_set(validation_cache)
+    for image_set, cache in ((train, train_cache), (validation, validation_cache)):
+        check_image_size(image_set, settings, name, cache)
+    log.info("%d training and %d validation images", len(train), len(validation))
+
+    model = compile_model(model_from_settings(settings), settings)
+    run_id = fingerprint(settings, precision, str(len(train)), str(int(train.labels.sum())))
+    checkpoint = ResumableCheckpoint(checkpoint_dir, run_id)
+    initial_epoch = checkpoint.restore(model)
+    epochs = settings["epochs"]
+    callbacks = [StopOnNaN(name), checkpoint, EpochLog(epochs)]
+    if tensorboard_dir is not None and keras.backend.backend() == "tensorflow":
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
+    if initial_epoch < epochs:
+        arguments = fit_arguments(
+            train, validation, settings["batch_size"], settings["steps_per_epoch"], settings["seed"]
+        )
+        model.fit(**arguments, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+
+    history = checkpoint.history
+    save_portable(model.get_weights(), settings, last_model)
+    save_portable(checkpoint.best_weights(), settings, best_model)
+    write_history(history_csv, history)
+    best = checkpoint.state
+    log.info("best epoch %s (val_loss %.4f); saved %s, %s", best["best_epoch"], best["best_val_loss"], last_model, best_model)
+    shutil.rmtree(checkpoint_dir)  # done: a forced rerun must start from scratch
+    return history

@@ -1,0 +1,66 @@
+# Models: the per-experiment summary check that every training waits for, and training itself.
+
+
+rule cache_images:
+    input:
+        manifest=MANIFEST,
+        images=f"{DATA}/{{split}}",
+    output:
+        f"{CACHE}/{{size}}/{{split}}.npz",
+    log:
+        f"{LOGS}/cache_images/{{size}}_{{split}}.log",
+    benchmark:
+        f"{BENCHMARKS}/cache_images/{{size}}_{{split}}.tsv"
+    conda:
+        "../../envs/train.yaml"
+    threads: 4
+    resources:
+        mem_mb=4000,
+    params:
+        classes=list(config["data"]["classes"]),
+    script:
+        "../scripts/cache_images.py"
+
+
+rule model_summary:
+    output:
+        text=f"{MODELS}/{{experiment}}_summary.txt",
+        table=f"{MODELS}/{{experiment}}_summary.tsv",
+    log:
+        f"{LOGS}/model_summary/{{experiment}}.log",
+    conda:
+        "../../envs/train.yaml"
+    params:
+        settings=experiment_params,
+    script:
+        "../scripts/model_summary.py"
+
+
+rule train:
+    input:
+        summary=f"{MODELS}/{{experiment}}_summary.tsv",
+        train=cache_for("train"),
+        validation=cache_for("validation"),
+    output:
+        last=f"{MODELS}/{{experiment}}.h5",
+        best=f"{MODELS}/{{experiment}}_best.h5",
+        history=f"{HISTORY}/{{experiment}}.csv",
+    log:
+        f"{LOGS}/train/{{experiment}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train/{{experiment}}.tsv"
+    retries: 2
+    conda:
+        "../../envs/train.yaml"
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=480,
+    params:
+        settings=experiment_params,
+        # Outside the declared outputs: Snakemake deletes those when a job fails.
+        checkpoint_dir=f"{CHECKPOINTS}/{{experiment}}",
+        tensorboard_dir=f"{TENSORBOARD}/{{experiment}}",
+    script:
+        "../scripts/train.py"

@@ -1,0 +1,25 @@
+"""Snakemake script: decode one split's images once into a uint8 array file."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (set by Snakemake)
+
+from convnet.cache import build_image_set, save_image_set  # noqa: E402
+from convnet.logs import run_logged  # noqa: E402
+
+
+def main(sm) -> None:
+    height, width = (int(v) for v in sm.wildcards.size.split("x"))
+    image_set = build_image_set(
+        Path(sm.input.manifest).parent,
+        Path(sm.input.manifest),
+        sm.wildcards.split,
+        (height, width),
+        list(sm.params.classes),
+        threads=sm.threads,
+    )
+    save_image_set(Path(sm.output[0]), image_set)
+
+
+run_logged(snakemake.log[0], lambda: main(snakemake))  # noqa: F821

@@ -1,0 +1,27 @@
+"""Snakemake script: train one experiment (resuming from its checkpoint if a run was cut short)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (set by Snakemake)
+
+from convnet.logs import run_logged  # noqa: E402
+from convnet.train import train_experiment  # noqa: E402
+
+
+def main(sm) -> None:
+    train_experiment(
+        sm.wildcards.experiment,
+        sm.params.settings,
+        Path(sm.input.train),
+        Path(sm.input.validation),
+        Path(sm.output.last),
+        Path(sm.output.best),
+        Path(sm.output.history),
+        Path(sm.params.checkpoint_dir),
+        threads=sm.threads,
+        tensorboard_dir=Path(sm.params.tensorboard_dir),
+    )
+
+
+run_logged(snakemake.log[0], lambda: main(snakemake), append=True)  # noqa: F821
