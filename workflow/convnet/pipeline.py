@@ -50,6 +50,7 @@ def fit_arguments(
     if keras.backend.backend() == "tensorflow":
         return {
             "x": _tf_dataset(train, batch_size, seed, repeat),
+            "shuffle": False,  # the dataset shuffles itself, reproducibly
             "validation_data": _tf_dataset(validation, batch_size, None, False),
             "steps_per_epoch": steps if repeat else None,
         }

@@ -193,6 +193,7 @@ def train_experiment(
     checkpoint_dir: Path,
     threads: int | None = None,
     tensorboard_dir: Path | None = None,
+    extra_callbacks: list | None = None,
 ) -> list[dict]:
     """Train ``name`` as ``settings`` say, resuming from ``checkpoint_dir``; return the history."""
     precision = configure(settings["precision"], threads, deterministic=True, seed=settings["seed"])
@@ -208,7 +209,7 @@ def train_experiment(
     checkpoint = ResumableCheckpoint(checkpoint_dir, run_id)
     initial_epoch = checkpoint.restore(model)
     epochs = settings["epochs"]
-    callbacks = [StopOnNaN(name), checkpoint, EpochLog(epochs)]
+    callbacks = [StopOnNaN(name), checkpoint, EpochLog(epochs), *(extra_callbacks or [])]
     if tensorboard_dir is not None and keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
     if initial_epoch < epochs:

@@ -1,0 +1,148 @@
+"""Training on tiny synthetic images: outputs, reload, resume after interruption, repeatability."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from convnet.cache import ImageSet, save_image_set
+from convnet.errors import ConfigError
+from convnet.train import HISTORY_COLUMNS, StopOnNaN, TrainingError, train_experiment
+
+SIZE = 46  # the smallest side four conv/pool blocks accept
+
+TINY = {
+    "image_size": [SIZE, SIZE],
+    "conv_filters": [4, 4, 4, 4],
+    "dense_units": 8,
+    "dropout": 0.0,
+    "augmentation": None,
+    "learning_rate": 1e-3,
+    "batch_size": 16,
+    "epochs": 3,
+    "steps_per_epoch": None,
+    "seed": 3,
+    "precision": "float32",
+    "expect": None,
+}
+BOOK_AUGMENTATION = {
+    "horizontal_flip": True, "rotation_degrees": 40, "width_shift": 0.2, "height_shift": 0.2,
+    "shear_degrees": 0.2, "zoom": 0.2, "fill_mode": "nearest",
+}
+
+
+def synthetic_set(n: int, seed: int) -> ImageSet:
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(n) % 2).astype(np.float32)
+    images = rng.integers(0, 80, (n, SIZE, SIZE, 3)).astype(np.uint8)
+    images[labels == 1, :, :, 2] += 120  # dogs are bluer: learnable in a few epochs
+    return ImageSet(images, labels, np.array([f"f{i}.jpg" for i in range(n)]), ("cats", "dogs"))
+
+
+@pytest.fixture
+def caches(tmp_path):
+    train, validation = tmp_path / "train.npz", tmp_path / "validation.npz"
+    save_image_set(train, synthetic_set(64, 1))
+    save_image_set(validation, synthetic_set(32, 2))
+    return train, validation
+
+
+def run(tmp_path, caches, settings, tag="run", **kwargs):
+    out = tmp_path / tag
+    history = train_experiment(
+        "tiny", settings, caches[0], caches[1], out / "tiny.h5", out / "tiny_best.h5", out / "tiny.csv",
+        out / "checkpoint", threads=2, **kwargs,
+    )
+    return out, history
+
+
+def read_history(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_training_writes_models_and_history_that_reload_to_the_same_numbers(tmp_path, caches):
+    out, history = run(tmp_path, caches, dict(TINY, epochs=2))
+    rows = read_history(out / "tiny.csv")
+    assert list(rows[0]) == HISTORY_COLUMNS
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert all(float(r["seconds"]) > 0 and float(r["learning_rate"]) == pytest.approx(1e-3) for r in rows)
+    assert not (out / "checkpoint").exists()
+
+    validation = np.load(caches[1])
+    last = keras.models.load_model(out / "tiny.h5")
+    loss, _ = last.evaluate(validation["images"], validation["labels"], batch_size=16, verbose=0)
+    assert loss == pytest.approx(float(rows[-1]["val_loss"]), rel=1e-4)
+    best = keras.models.load_model(out / "tiny_best.h5")
+    best_loss, _ = best.evaluate(validation["images"], validation["labels"], batch_size=16, verbose=0)
+    assert best_loss == pytest.approx(min(float(r["val_loss"]) for r in rows), rel=1e-4)
+    again = keras.models.load_model(out / "tiny.h5")
+    np.testing.assert_array_equal(last.predict(validation["images"], verbose=0), again.predict(validation["images"], verbose=0))
+    assert last.layers[1].dtype_policy.name == "float32"
+
+
+class Preempt(keras.callbacks.Callback):
+    """Stands in for a killed job: stops the process right after epoch ``after`` is checkpointed."""
+
+    def __init__(self, after):
+        super().__init__()
+        self.after = after
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.after:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes_and_lists_every_epoch_once(tmp_path, caches, caplog):
+    settings = dict(TINY, epochs=4, augmentation=BOOK_AUGMENTATION, steps_per_epoch=5)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, caches, settings, extra_callbacks=[Preempt(2)])
+    state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
+    assert state["epoch"] == 2
+    assert not (tmp_path / "run" / "tiny.h5").exists()
+
+    with caplog.at_level(logging.INFO):
+        out, history = run(tmp_path, caches, settings)
+    assert "resuming after epoch 2" in caplog.text
+    assert [int(r["epoch"]) for r in read_history(out / "tiny.csv")] == [1, 2, 3, 4]
+    assert "epoch 1/4" not in caplog.text and "epoch 3/4" in caplog.text
+
+
+def test_a_checkpoint_from_other_settings_is_not_resumed(tmp_path, caches, caplog):
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, caches, dict(TINY, epochs=3), extra_callbacks=[Preempt(1)])
+    with caplog.at_level(logging.INFO):
+        out, _ = run(tmp_path, caches, dict(TINY, epochs=3, learning_rate=5e-4))
+    assert "from other settings" in caplog.text
+    assert "epoch 1/3" in caplog.text
+
+
+@pytest.mark.parametrize("augmented", [False, True])
+def test_same_seed_gives_the_same_history(tmp_path, caches, augmented):
+    settings = dict(TINY, epochs=2)
+    if augmented:
+        settings.update(augmentation=BOOK_AUGMENTATION, dropout=0.5, steps_per_epoch=6)
+    _, first = run(tmp_path, caches, settings, tag="a")
+    _, second = run(tmp_path, caches, settings, tag="b")
+    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in first]
+    assert strip == [{k: v for k, v in row.items() if k != "seconds"} for row in second]
+    _, other = run(tmp_path, caches, dict(settings, seed=4), tag="c")
+    assert other[0]["loss"] != first[0]["loss"]
+
+
+def test_nan_loss_stops_with_the_epoch_named():
+    guard = StopOnNaN("baseline")
+    guard.on_epoch_end(0, {"loss": 0.5})
+    with pytest.raises(TrainingError, match="NaN in epoch 3; lower experiments.baseline.learning_rate"):
+        guard.on_epoch_end(2, {"loss": math.nan})
+
+
+def test_cache_of_another_image_size_is_a_clear_error(tmp_path, caches):
+    with pytest.raises(ConfigError, match="holds 46x46 images but experiments.tiny.image_size is"):
+        run(tmp_path, caches, dict(TINY, image_size=[50, 50]))
