@@ -67,8 +67,9 @@ def read_history(path):
         return list(csv.DictReader(handle))
 
 
-def test_training_writes_models_and_history_that_reload_to_the_same_numbers(tmp_path, caches):
-    out, history = run(tmp_path, caches, dict(TINY, epochs=2))
+@pytest.mark.parametrize("augmentation", [None, BOOK_AUGMENTATION])
+def test_training_writes_models_and_history_that_reload_to_the_same_numbers(tmp_path, caches, augmentation):
+    out, history = run(tmp_path, caches, dict(TINY, epochs=2, augmentation=augmentation))
     rows = read_history(out / "tiny.csv")
     assert list(rows[0]) == HISTORY_COLUMNS
     assert [int(r["epoch"]) for r in rows] == [1, 2]

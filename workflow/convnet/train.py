@@ -163,9 +163,11 @@ def compile_model(model: keras.Model, settings: dict) -> keras.Model:
 
 
 def save_portable(weights: list[np.ndarray], settings: dict, path: Path) -> None:
-    """Save as a float32 model whatever precision trained it, so it loads and predicts anywhere."""
+    """Save the inference model in float32, whatever precision trained it, so it loads and predicts
+    anywhere. Like the book's saved model it has no augmentation layers: they do nothing outside
+    training, hold no weights, and Keras 3.15 cannot reload a RandomShear layer it saved."""
     keras.config.set_dtype_policy("float32")
-    model = compile_model(model_from_settings(settings), settings)
+    model = compile_model(model_from_settings(dict(settings, augmentation=None)), settings)
     model.set_weights(weights)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.h5")

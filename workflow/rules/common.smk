@@ -32,6 +32,8 @@ MODELS = f"{RESULTS}/models"
 HISTORY = f"{RESULTS}/history"
 CHECKPOINTS = f"{RESULTS}/checkpoints"
 TENSORBOARD = f"{RESULTS}/tensorboard"
+METRICS = f"{RESULTS}/metrics"
+PLOTS = f"{RESULTS}/plots"
 
 EXPERIMENTS = experiment_names(config)
 
@@ -93,11 +95,21 @@ def cache_for(split):
 
 
 def final_targets():
-    targets = [MANIFEST]
+    """Metrics and plots for every experiment in the config, and what the report shows."""
+    targets = [
+        MANIFEST,
+        f"{METRICS}/test_metrics.csv",
+        f"{PLOTS}/comparison.png",
+        f"{RESULTS}/report/config.yaml",
+    ]
     for name in EXPERIMENTS:
         targets += [
             f"{MODELS}/{name}.h5",
             f"{MODELS}/{name}_best.h5",
-            f"{HISTORY}/{name}.csv",
+            f"{METRICS}/{name}.json",
+        ]
+        targets += [
+            f"{PLOTS}/{name}_{kind}.png"
+            for kind in ("accuracy", "loss", "confusion", "errors")
         ]
     return targets

@@ -26,8 +26,18 @@ rule split_data:
         train=directory(f"{DATA}/train"),
         validation=directory(f"{DATA}/validation"),
         test=directory(f"{DATA}/test"),
-        dropped=f"{DATA}/dropped.tsv",
-        provenance=f"{DATA}/provenance.json",
+        dropped=report(
+            f"{DATA}/dropped.tsv",
+            caption="../report/dropped.rst",
+            category="Data and config",
+            labels={"file": "dropped images"},
+        ),
+        provenance=report(
+            f"{DATA}/provenance.json",
+            caption="../report/provenance.rst",
+            category="Data and config",
+            labels={"file": "dataset provenance"},
+        ),
         manifest=MANIFEST,
     log:
         f"{LOGS}/split_data.log",

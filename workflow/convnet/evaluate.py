@@ -1,0 +1,75 @@
+"""Evaluate saved models on the test split and collect the per-experiment metrics table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .cache import load_image_set
+from .errors import DataError
+from .files import atomic_write_text
+from .metrics import binary_metrics
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = ("last", "best")
+TABLE_COLUMNS = ["experiment", "checkpoint", "images", "loss", "accuracy", "precision", "recall", "roc_auc"]
+
+
+def predict(model_path: Path, images: np.ndarray, batch_size: int) -> np.ndarray:
+    try:
+        model = keras.models.load_model(model_path, compile=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{model_path}: cannot be loaded ({exc}); rerun its training") from None
+    return model.predict(images, batch_size=batch_size, verbose=0).reshape(-1).astype(np.float64)
+
+
+def evaluate_experiment(
+    name: str,
+    models: dict[str, Path],
+    test_cache: Path,
+    metrics_json: Path,
+    predictions_csv: Path,
+    batch_size: int = 64,
+) -> dict:
+    """Metrics of each checkpoint (``last``, ``best``) on the test split, plus every prediction."""
+    keras.config.set_dtype_policy("float32")
+    test = load_image_set(test_cache)
+    result = {"experiment": name, "classes": list(test.classes), "positive_class": test.classes[1]}
+    probabilities = {}
+    for checkpoint in CHECKPOINTS:
+        probabilities[checkpoint] = predict(models[checkpoint], test.images, batch_size)
+        result[checkpoint] = binary_metrics(test.labels, probabilities[checkpoint])
+        log.info("%s %s: %s", name, checkpoint, {k: v for k, v in result[checkpoint].items() if k != "confusion_matrix"})
+    atomic_write_text(metrics_json, json.dumps(result, indent=2) + "\n")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["file", "label", *(f"probability_{c}" for c in CHECKPOINTS)])
+    for i, file in enumerate(test.files):
+        writer.writerow([file, int(test.labels[i]), *(f"{probabilities[c][i]:.6f}" for c in CHECKPOINTS)])
+    atomic_write_text(predictions_csv, buffer.getvalue())
+    return result
+
+
+def metrics_table(metric_files: list[Path], out_csv: Path) -> list[dict]:
+    """One row per experiment and checkpoint: the table users compare."""
+    rows = []
+    for path in metric_files:
+        result = json.loads(Path(path).read_text())
+        for checkpoint in CHECKPOINTS:
+            values = result[checkpoint]
+            rows.append({"experiment": result["experiment"], "checkpoint": checkpoint,
+                         **{k: values[k] for k in TABLE_COLUMNS[2:]}})
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=TABLE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
+    atomic_write_text(out_csv, buffer.getvalue())
+    return rows

@@ -1,0 +1,101 @@
+# Plots: training curves as in the book, the experiments side by side, confusion matrices and
+# the test images each model got most confidently wrong. The config used goes into the report.
+
+
+rule plot_history:
+    input:
+        f"{HISTORY}/{{experiment}}.csv",
+    output:
+        report(
+            f"{PLOTS}/{{experiment}}_{{metric}}.png",
+            caption="../report/history.rst",
+            category="{experiment}",
+            subcategory="Training curves",
+            labels={"experiment": "{experiment}", "figure": "{metric}"},
+        ),
+    log:
+        f"{LOGS}/plots/{{experiment}}_{{metric}}.log",
+    wildcard_constraints:
+        metric="accuracy|loss",
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../scripts/plot.py"
+
+
+rule plot_comparison:
+    input:
+        histories=expand(f"{HISTORY}/{{experiment}}.csv", experiment=EXPERIMENTS),
+        metrics=expand(f"{METRICS}/{{experiment}}.json", experiment=EXPERIMENTS),
+    output:
+        report(
+            f"{PLOTS}/comparison.png",
+            caption="../report/comparison.rst",
+            category="Results",
+            labels={"figure": "comparison"},
+        ),
+    log:
+        f"{LOGS}/plots/comparison.log",
+    conda:
+        "../../envs/plots.yaml"
+    params:
+        experiments=EXPERIMENTS,
+    script:
+        "../scripts/plot.py"
+
+
+rule plot_confusion:
+    input:
+        f"{METRICS}/{{experiment}}.json",
+    output:
+        report(
+            f"{PLOTS}/{{experiment}}_confusion.png",
+            caption="../report/confusion.rst",
+            category="{experiment}",
+            subcategory="Test set",
+            labels={"experiment": "{experiment}", "figure": "confusion matrix"},
+        ),
+    log:
+        f"{LOGS}/plots/{{experiment}}_confusion.log",
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../scripts/plot.py"
+
+
+rule plot_errors:
+    input:
+        predictions=f"{METRICS}/{{experiment}}_predictions.csv",
+        test=cache_for("test"),
+    output:
+        report(
+            f"{PLOTS}/{{experiment}}_errors.png",
+            caption="../report/errors.rst",
+            category="{experiment}",
+            subcategory="Test set",
+            labels={"experiment": "{experiment}", "figure": "confident errors"},
+        ),
+    log:
+        f"{LOGS}/plots/{{experiment}}_errors.log",
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../scripts/plot.py"
+
+
+rule config_used:
+    output:
+        report(
+            f"{RESULTS}/report/config.yaml",
+            caption="../report/config.rst",
+            category="Data and config",
+            labels={"file": "config used"},
+        ),
+    log:
+        f"{LOGS}/config_used.log",
+    conda:
+        "../../envs/plots.yaml"
+    params:
+        config=config,
+    script:
+        "../scripts/config_used.py"

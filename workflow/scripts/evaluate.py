@@ -1,0 +1,22 @@
+"""Snakemake script: evaluate an experiment's last and best models on the test split."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (set by Snakemake)
+
+from convnet.evaluate import evaluate_experiment  # noqa: E402
+from convnet.logs import run_logged  # noqa: E402
+
+
+def main(sm) -> None:
+    evaluate_experiment(
+        sm.wildcards.experiment,
+        {"last": Path(sm.input.last), "best": Path(sm.input.best)},
+        Path(sm.input.test),
+        Path(sm.output.metrics),
+        Path(sm.output.predictions),
+    )
+
+
+run_logged(snakemake.log[0], lambda: main(snakemake))  # noqa: F821
