@@ -14,6 +14,7 @@ matplotlib.use("Agg")  # files only: no display on cluster nodes or CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 # Colour-blind-safe pair (Okabe-Ito) for training vs validation; markers tell them apart in grey too.
 TRAIN_COLOUR, VALIDATION_COLOUR, BEST_COLOUR = "#0072B2", "#D55E00", "#555555"
@@ -40,6 +41,7 @@ def history_figure(history: pd.DataFrame, metric: str, experiment: str):
                label=f"Best epoch ({best}, lowest validation loss)")
     ax.set_title(f"{experiment}: training and validation {metric}")
     ax.set_xlabel("Epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(LABELS.get(metric, metric))
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=9)
@@ -55,6 +57,7 @@ def comparison_figure(histories: dict[str, pd.DataFrame], test_accuracy: dict[st
         ax.plot(history["epoch"], history["val_accuracy"], lw=2, color=colours[i % 10], label=label)
     ax.set_title("Validation accuracy per epoch")
     ax.set_xlabel("Epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("Validation accuracy")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)
@@ -99,7 +102,7 @@ def errors_figure(images: np.ndarray, labels: np.ndarray, probabilities: np.ndar
         ax.axis("off")
     for ax, index in zip(axes, chosen):
         ax.imshow(images[index])
-        ax.set_title(f"true: {classes[int(labels[index])]}\nP({classes[1]}) = {probabilities[index]:.2f}",
+        ax.set_title(f"true: {classes[int(labels[index])]}\nP({classes[1]}) = {probabilities[index]:.3f}",
                      fontsize=9)
     if len(chosen) == 0:
         axes[0].text(0.5, 0.5, "no wrong predictions", ha="center", va="center", transform=axes[0].transAxes)

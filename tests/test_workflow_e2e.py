@@ -1,0 +1,79 @@
+"""The whole workflow as a user runs it, on tiny synthetic images: rule all, the report, targets."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pandas as pd
+import pytest
+from conftest import ROOT
+from synthetic import image_files, write_zip
+from test_workflow_data import snakemake
+
+TINY = ["--configfile", "tests/tiny-config.yaml"]
+
+
+@pytest.fixture
+def tiny_workdir(workdir):
+    (workdir / "tests").mkdir()
+    shutil.copy2(ROOT / "tests" / "tiny-config.yaml", workdir / "tests")
+    write_zip(workdir / "pets.zip", image_files("kaggle", 30))
+    return workdir
+
+
+def planned_jobs(workdir, *args) -> dict[str, int]:
+    out = snakemake(workdir, "-n", *args).stdout
+    table = out[out.index("Job stats:"):]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+
+
+def test_a_single_plot_builds_only_what_it_needs(tiny_workdir):
+    jobs = planned_jobs(tiny_workdir, "results/plots/augmented_loss.png", *TINY, "--config", "data={path: pets.zip}")
+    assert jobs == {"split_data": 1, "cache_images": 2, "model_summary": 1, "train": 1, "plot_history": 1}
+
+
+def test_the_default_target_covers_every_experiment(tiny_workdir):
+    jobs = planned_jobs(tiny_workdir, *TINY, "--config", "data={path: pets.zip}")
+    assert jobs["train"] == 2 and jobs["evaluate"] == 2 and jobs["plot_history"] == 4
+    assert jobs["plot_errors"] == 2 and jobs["plot_comparison"] == 1 and jobs["metrics_table"] == 1
+
+
+def test_a_third_experiment_is_one_config_key(tiny_workdir):
+    extra = tiny_workdir / "third.yaml"
+    extra.write_text("experiments:\n  wide:\n    dense_units: 16\n")
+    jobs = planned_jobs(tiny_workdir, *TINY, str(extra), "--config", "data={path: pets.zip}")
+    assert jobs["train"] == 3 and jobs["evaluate"] == 3 and jobs["model_summary"] == 3
+
+
+def test_the_books_model_check_stops_a_changed_architecture_before_training(tiny_workdir):
+    proc = snakemake(
+        tiny_workdir, "results/models/baseline.h5",
+        "--config", "data={source: local, path: pets.zip, split: {train: 4, validation: 2, test: 2}}",
+        "experiments={baseline: {dense_units: 256}}", check=False,
+    )
+    assert proc.returncode != 0
+    assert "layer dense (Dense) outputs 256 but experiments.baseline.expect.shapes expects 512" in proc.stderr + proc.stdout
+    assert not (tiny_workdir / "results" / "logs" / "train").exists()  # nothing reached training
+
+
+@pytest.mark.slow
+def test_rule_all_and_the_report_on_tiny_synthetic_data(tiny_workdir):
+    snakemake(tiny_workdir, *TINY, "--config", "data={path: pets.zip}")
+    results = tiny_workdir / "results"
+    for name in ("baseline", "augmented"):
+        for kind in ("accuracy", "loss", "confusion", "errors"):
+            assert (results / "plots" / f"{name}_{kind}.png").stat().st_size > 10_000
+        assert (results / "models" / f"{name}_best.h5").is_file()
+        history = pd.read_csv(results / "history" / f"{name}.csv")
+        assert history["epoch"].tolist() == [1, 2]
+        assert (results / "benchmarks" / "train" / f"{name}.tsv").is_file()
+    table = pd.read_csv(results / "metrics" / "test_metrics.csv")
+    assert len(table) == 4 and set(table["images"]) == {12}
+    assert not (results / "checkpoints" / "baseline").exists()
+
+    snakemake(tiny_workdir, "--report", "report.html", *TINY, "--config", "data={path: pets.zip}")
+    html = (tiny_workdir / "report.html").read_text()
+    assert len(html) > 100_000
+    for needle in ("test_metrics.csv", "comparison.png", "augmented_errors.png", "provenance.json", "config.yaml"):
+        assert needle in html, needle
