@@ -9,6 +9,7 @@ from conftest import ROOT, tool
 from synthetic import image_files, write_zip
 
 SMALL_SPLIT = "split: {train: 4, validation: 2, test: 2}"
+MANIFEST = "results/data/manifest.csv"
 
 
 def snakemake(workdir, *args, check=True):
@@ -65,7 +66,7 @@ def test_split_through_snakemake_on_a_synthetic_archive(workdir):
 def test_url_source_downloads_then_splits(workdir, tmp_path_factory):
     archive = write_zip(tmp_path_factory.mktemp("remote") / "pets.zip", image_files("kaggle", 10))
     snakemake(
-        workdir, "--config", f"data={{source: url, url: '{archive.as_uri()}', {SMALL_SPLIT}}}"
+        workdir, MANIFEST, "--config", f"data={{source: url, url: '{archive.as_uri()}', {SMALL_SPLIT}}}"
     )
     assert (workdir / "results/downloads/pets.zip").read_bytes() == archive.read_bytes()
     assert "sha256" in (workdir / "results/logs/download_data.log").read_text()
