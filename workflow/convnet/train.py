@@ -200,6 +200,8 @@ def train_experiment(
     """Train ``name`` as ``settings`` say, resuming from ``checkpoint_dir``; return the history."""
     precision = configure(settings["precision"], threads, deterministic=True, seed=settings["seed"])
     log.info("experiment %s: backend %s, precision %s", name, keras.backend.backend(), precision)
+    # Cluster jobs: shows which GPU the scheduler handed over.
+    log.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES", "(unset)"))
     train = load_image_set(train_cache)
     validation = load_image_set(validation_cache)
     for image_set, cache in ((train, train_cache), (validation, validation_cache)):
