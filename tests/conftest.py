@@ -25,16 +25,21 @@ def real_data() -> Path:
     return REAL_DATA
 
 
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    """A copy of the workflow (code and config, no results) to run Snakemake in."""
+def copy_workflow(target: Path) -> Path:
+    """Copy the workflow (code, config, env files, profiles; no results) into ``target``."""
     for item in ("Snakefile", "workflow", "config", "envs", "profiles"):
         source = ROOT / item
         if source.is_dir():
-            shutil.copytree(source, tmp_path / item, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, target / item, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy2(source, tmp_path / item)
-    return tmp_path
+            shutil.copy2(source, target / item)
+    return target
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A copy of the workflow to run Snakemake in."""
+    return copy_workflow(tmp_path)
 
 
 @pytest.fixture(autouse=True)

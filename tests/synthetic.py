@@ -55,6 +55,7 @@ def image_files(layout: str, per_class: int, faults: bool = True, size: int = 32
     """{path in archive: bytes}; ids 0..per_class-1 are good, faults get ids after them."""
     files: dict[str, bytes] = {}
     for kind, folder in (("cat", "Cat"), ("dog", "Dog")):
+
         def path(i):
             return f"train/{kind}.{i}.jpg" if layout == "kaggle" else f"PetImages/{folder}/{i}.jpg"
 
@@ -81,12 +82,16 @@ def write_zip(path: Path, files: dict[str, bytes]) -> Path:
     return path
 
 
+def _add_to_tar(tf: tarfile.TarFile, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+
+
 def write_tar(path: Path, files: dict[str, bytes]) -> Path:
     with tarfile.open(path, "w:gz") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
+        _add_to_tar(tf, files)
     return path
 
 
@@ -109,10 +114,7 @@ def zip_with_traversal(path: Path, files: dict[str, bytes]) -> Path:
 
 def tar_with_symlink(path: Path, files: dict[str, bytes]) -> Path:
     with tarfile.open(path, "w") as tf:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
+        _add_to_tar(tf, files)
         link = tarfile.TarInfo("train/cat.link.jpg")
         link.type = tarfile.SYMTYPE
         link.linkname = "/etc/passwd"

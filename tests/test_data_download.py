@@ -192,7 +192,9 @@ def test_kaggle_without_credentials_or_cli(tmp_path, monkeypatch):
 
 
 def test_kaggle_success_moves_the_archive_into_place(tmp_path, monkeypatch):
-    fake_kaggle(tmp_path / "bin", 'while [ "$1" != "-p" ]; do shift; done; printf zipbytes > "$2/dogs-vs-cats.zip"')
+    fake_kaggle(
+        tmp_path / "bin", 'while [ "$1" != "-p" ]; do shift; done; printf zipbytes > "$2/dogs-vs-cats.zip"'
+    )
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
     monkeypatch.setenv("KAGGLE_USERNAME", "u")
     monkeypatch.setenv("KAGGLE_KEY", "k")

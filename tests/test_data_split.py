@@ -32,8 +32,12 @@ def test_split_in_book_order_drops_faults_and_records_them(tmp_path, layout):
 
     rows = read_rows(out / "manifest.csv")
     assert [r["file"] for r in rows[:4]] == [
-        f"train/cats/{n}" for n in (["cat.0.jpg", "cat.1.jpg", "cat.2.jpg", "cat.3.jpg"]
-                                    if layout == "kaggle" else ["0.jpg", "1.jpg", "2.jpg", "3.jpg"])
+        f"train/cats/{n}"
+        for n in (
+            ["cat.0.jpg", "cat.1.jpg", "cat.2.jpg", "cat.3.jpg"]
+            if layout == "kaggle"
+            else ["0.jpg", "1.jpg", "2.jpg", "3.jpg"]
+        )
     ]
     by_split = {(r["split"], r["class"]) for r in rows}
     assert len(rows) == 16 and len(by_split) == 6

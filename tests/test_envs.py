@@ -45,7 +45,9 @@ def test_env_file_parses_and_agrees_with_requirements(env_file):
     listed = pins(pip_lists[0])
     assert len(listed) == len(pip_lists[0]), f"{env_file.name}: every pip entry needs an exact == pin"
     for name, version in listed.items():
-        assert REQUIREMENTS.get(name) == version, f"{env_file.name}: {name}=={version} but requirements.txt has {REQUIREMENTS.get(name)}"
+        assert REQUIREMENTS.get(name) == version, (
+            f"{env_file.name}: {name}=={version} but requirements.txt has {REQUIREMENTS.get(name)}"
+        )
 
 
 def test_every_rule_names_an_existing_env_file():

@@ -46,10 +46,19 @@ def test_auc_edge_cases():
 def test_metrics_table_has_a_row_per_experiment_and_checkpoint(tmp_path):
     paths = []
     for name, acc in (("baseline", 0.7), ("augmented", 0.8)):
-        values = {"images": 10, "loss": 0.5, "accuracy": acc, "precision": 0.6, "recall": 0.7, "roc_auc": 0.9,
-                  "confusion_matrix": [[1, 2], [3, 4]]}
+        values = {
+            "images": 10,
+            "loss": 0.5,
+            "accuracy": acc,
+            "precision": 0.6,
+            "recall": 0.7,
+            "roc_auc": 0.9,
+            "confusion_matrix": [[1, 2], [3, 4]],
+        }
         path = tmp_path / f"{name}.json"
-        path.write_text(json.dumps({"experiment": name, "last": values, "best": dict(values, accuracy=acc + 0.05)}))
+        path.write_text(
+            json.dumps({"experiment": name, "last": values, "best": dict(values, accuracy=acc + 0.05)})
+        )
         paths.append(path)
     metrics_table(paths, tmp_path / "table.csv")
     table = pd.read_csv(tmp_path / "table.csv")
@@ -61,10 +70,17 @@ def test_metrics_table_has_a_row_per_experiment_and_checkpoint(tmp_path):
 def synthetic_history(epochs=12, best=5):
     epoch = np.arange(1, epochs + 1)
     val_loss = 0.4 + 0.01 * (epoch - best) ** 2
-    return pd.DataFrame({
-        "epoch": epoch, "loss": 0.7 / epoch, "accuracy": 1 - 0.5 / epoch,
-        "val_loss": val_loss, "val_accuracy": 0.9 - val_loss / 2, "learning_rate": 1e-4, "seconds": 1.0,
-    })
+    return pd.DataFrame(
+        {
+            "epoch": epoch,
+            "loss": 0.7 / epoch,
+            "accuracy": 1 - 0.5 / epoch,
+            "val_loss": val_loss,
+            "val_accuracy": 0.9 - val_loss / 2,
+            "learning_rate": 1e-4,
+            "seconds": 1.0,
+        }
+    )
 
 
 def assert_png(path, min_size=(400, 300)):
@@ -90,7 +106,8 @@ def test_history_plot_marks_the_best_epoch(tmp_path, metric):
 
 def test_comparison_confusion_and_errors_plots(tmp_path):
     figure = plots.comparison_figure(
-        {"baseline": synthetic_history(), "augmented": synthetic_history(20, 15)}, {"baseline": 0.71, "augmented": 0.83}
+        {"baseline": synthetic_history(), "augmented": synthetic_history(20, 15)},
+        {"baseline": 0.71, "augmented": 0.83},
     )
     legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert legend == ["baseline (test accuracy 0.710)", "augmented (test accuracy 0.830)"]
@@ -98,7 +115,9 @@ def test_comparison_confusion_and_errors_plots(tmp_path):
     assert_png(tmp_path / "comparison.png")
 
     values = {"accuracy": 0.5, "confusion_matrix": [[3, 1], [2, 4]]}
-    figure = plots.confusion_figure({"experiment": "x", "classes": ["cats", "dogs"], "last": values, "best": values})
+    figure = plots.confusion_figure(
+        {"experiment": "x", "classes": ["cats", "dogs"], "last": values, "best": values}
+    )
     texts = sorted(t.get_text() for t in figure.axes[0].texts)
     assert texts == ["1", "2", "3", "4"]
     plots.save_figure(figure, tmp_path / "confusion.png")

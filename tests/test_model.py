@@ -11,9 +11,17 @@ from convnet.summary import write_model_summary
 
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 BOOK_SHAPES = {
-    "conv1": (148, 148, 32), "pool1": (74, 74, 32), "conv2": (72, 72, 64), "pool2": (36, 36, 64),
-    "conv3": (34, 34, 128), "pool3": (17, 17, 128), "conv4": (15, 15, 128), "pool4": (7, 7, 128),
-    "flatten": (6272,), "dense": (512,), "probability": (1,),
+    "conv1": (148, 148, 32),
+    "pool1": (74, 74, 32),
+    "conv2": (72, 72, 64),
+    "pool2": (36, 36, 64),
+    "conv3": (34, 34, 128),
+    "pool3": (17, 17, 128),
+    "conv4": (15, 15, 128),
+    "pool4": (7, 7, 128),
+    "flatten": (6272,),
+    "dense": (512,),
+    "probability": (1,),
 }
 
 
@@ -34,7 +42,11 @@ def test_augmentation_layers_follow_the_book():
     assert layers["flip"].mode == "horizontal"
     assert layers["rotate"].factor == pytest.approx((-40 / 360, 40 / 360))
     for name in ("shift", "zoom"):
-        bounds = [getattr(layers[name], f"{axis}_{end}") for axis in ("height", "width") for end in ("lower", "upper")]
+        bounds = [
+            getattr(layers[name], f"{axis}_{end}")
+            for axis in ("height", "width")
+            for end in ("lower", "upper")
+        ]
         assert bounds == pytest.approx([-0.2, 0.2, -0.2, 0.2])
     assert layers["shear"].x_factor == pytest.approx((-0.0034907, 0.0034907), abs=1e-6)  # tan(0.2 deg)
     assert layers["shear"].y_factor == pytest.approx((0.0, 0.0))
@@ -63,12 +75,18 @@ def test_changed_architecture_fails_the_check_naming_layer_and_values(tmp_path):
         write_model_summary("wide", settings, tmp_path / "s.txt", tmp_path / "s.tsv")
     assert not (tmp_path / "s.txt").exists()
     config["experiments"]["wider"] = {"conv_filters": [32, 64, 128, 256]}
-    with pytest.raises(ConfigError, match=r"layer flatten \(Flatten\) outputs 12544 but .*shapes expects 6272"):
-        write_model_summary("wider", experiment_settings(config, "wider"), tmp_path / "s.txt", tmp_path / "s.tsv")
+    with pytest.raises(
+        ConfigError, match=r"layer flatten \(Flatten\) outputs 12544 but .*shapes expects 6272"
+    ):
+        write_model_summary(
+            "wider", experiment_settings(config, "wider"), tmp_path / "s.txt", tmp_path / "s.tsv"
+        )
 
     config["experiments"]["small"] = {"image_size": [128, 128]}
     with pytest.raises(ConfigError, match=r"layer conv1 \(Conv2D\) outputs 126 but .*shapes expects 148"):
-        write_model_summary("small", experiment_settings(config, "small"), tmp_path / "s.txt", tmp_path / "s.tsv")
+        write_model_summary(
+            "small", experiment_settings(config, "small"), tmp_path / "s.txt", tmp_path / "s.tsv"
+        )
 
     config["experiments"]["free"] = {"image_size": [128, 128], "expect": None}
     write_model_summary("free", experiment_settings(config, "free"), tmp_path / "s.txt", tmp_path / "s.tsv")

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT, tool
+from conftest import ROOT, copy_workflow, tool
 from synthetic import image_files, write_zip
 from test_workflow_data import snakemake
 
@@ -44,13 +44,8 @@ def slurm_cluster():
     subprocess.run(["bash", str(SCRIPT), "stop"], capture_output=True, timeout=60)
 
 
-def copy_workflow(target):
-    for item in ("Snakefile", "workflow", "config", "envs", "profiles"):
-        source = ROOT / item
-        if source.is_dir():
-            shutil.copytree(source, target / item, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, target / item)
+def copy_tiny_workflow(target):
+    copy_workflow(target)
     (target / "tests").mkdir()
     shutil.copy2(ROOT / "tests" / "tiny-config.yaml", target / "tests")
 
@@ -60,17 +55,37 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tmp_path):
     cluster, local = tmp_path / "cluster", tmp_path / "local"
     for folder in (cluster, local):
         folder.mkdir()
-        copy_workflow(folder)
+        copy_tiny_workflow(folder)
     data = f"data={{source: url, url: '{archive.as_uri()}'}}"
 
     command = [
-        "timeout", "-k", "10", "900", tool("snakemake"), "--profile", "profiles/slurm",
-        "--configfile", "tests/tiny-config.yaml", "--config", data,
+        "timeout",
+        "-k",
+        "10",
+        "900",
+        tool("snakemake"),
+        "--profile",
+        "profiles/slurm",
+        "--configfile",
+        "tests/tiny-config.yaml",
+        "--config",
+        data,
         # test-only: no slurmdbd here, a 2-core node, and no 40 s wait before the first status check
-        "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
-        "--set-threads", "split_data=1", "cache_images=1", "train=1", "evaluate=1",
-        "--default-resources", "mem_mb=500", "runtime=10",
-        "--set-resources", "train:mem_mb=1000", "evaluate:mem_mb=1000",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--set-threads",
+        "split_data=1",
+        "cache_images=1",
+        "train=1",
+        "evaluate=1",
+        "--default-resources",
+        "mem_mb=500",
+        "runtime=10",
+        "--set-resources",
+        "train:mem_mb=1000",
+        "evaluate:mem_mb=1000",
     ]
     env = dict(os.environ, PATH=f"{os.path.dirname(tool('snakemake'))}:{os.environ['PATH']}")
     proc = subprocess.run(command, cwd=cluster, capture_output=True, text=True, env=env)
@@ -78,7 +93,7 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tmp_path):
     assert proc.returncode == 0, output[-5000:]
 
     submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+?)\)", output)
-    stats = output[output.index("Job stats:"):]
+    stats = output[output.index("Job stats:") :]
     planned = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
     local_jobs = planned.pop("download_data") + planned.pop("all")
     assert local_jobs == 2

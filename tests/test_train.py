@@ -32,8 +32,13 @@ TINY = {
     "expect": None,
 }
 BOOK_AUGMENTATION = {
-    "horizontal_flip": True, "rotation_degrees": 40, "width_shift": 0.2, "height_shift": 0.2,
-    "shear_degrees": 0.2, "zoom": 0.2, "fill_mode": "nearest",
+    "horizontal_flip": True,
+    "rotation_degrees": 40,
+    "width_shift": 0.2,
+    "height_shift": 0.2,
+    "shear_degrees": 0.2,
+    "zoom": 0.2,
+    "fill_mode": "nearest",
 }
 
 
@@ -56,8 +61,16 @@ def caches(tmp_path):
 def run(tmp_path, caches, settings, tag="run", **kwargs):
     out = tmp_path / tag
     history = train_experiment(
-        "tiny", settings, caches[0], caches[1], out / "tiny.h5", out / "tiny_best.h5", out / "tiny.csv",
-        out / "checkpoint", threads=2, **kwargs,
+        "tiny",
+        settings,
+        caches[0],
+        caches[1],
+        out / "tiny.h5",
+        out / "tiny_best.h5",
+        out / "tiny.csv",
+        out / "checkpoint",
+        threads=2,
+        **kwargs,
     )
     return out, history
 
@@ -84,7 +97,9 @@ def test_training_writes_models_and_history_that_reload_to_the_same_numbers(tmp_
     best_loss, _ = best.evaluate(validation["images"], validation["labels"], batch_size=16, verbose=0)
     assert best_loss == pytest.approx(min(float(r["val_loss"]) for r in rows), rel=1e-4)
     again = keras.models.load_model(out / "tiny.h5")
-    np.testing.assert_array_equal(last.predict(validation["images"], verbose=0), again.predict(validation["images"], verbose=0))
+    np.testing.assert_array_equal(
+        last.predict(validation["images"], verbose=0), again.predict(validation["images"], verbose=0)
+    )
     assert last.layers[1].dtype_policy.name == "float32"
 
 

@@ -17,7 +17,9 @@ def snakemake(workdir, *args, check=True):
         [tool("snakemake"), "--cores", "2", *args], cwd=workdir, capture_output=True, text=True
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -55,7 +57,12 @@ def test_bad_config_is_a_clear_error(workdir, config, message):
 @pytest.mark.slow
 def test_split_through_snakemake_on_a_synthetic_archive(workdir):
     write_zip(workdir / "pets.zip", image_files("folders", 10))
-    snakemake(workdir, "results/data/manifest.csv", "--config", f"data={{source: local, path: pets.zip, {SMALL_SPLIT}}}")
+    snakemake(
+        workdir,
+        "results/data/manifest.csv",
+        "--config",
+        f"data={{source: local, path: pets.zip, {SMALL_SPLIT}}}",
+    )
     manifest = (workdir / "results/data/manifest.csv").read_text().splitlines()
     assert len(manifest) == 1 + 16
     assert (workdir / "results/logs/split_data.log").read_text().count("dropped") >= 4
@@ -85,9 +92,12 @@ def test_real_data_split_counts_and_identical_manifest_on_a_second_run(workdir, 
         split, label = row.split(",")[2], row.split(",")[1]
         counts[split, label] = counts.get((split, label), 0) + 1
     assert counts == {
-        ("train", "cats"): 1000, ("train", "dogs"): 1000,
-        ("validation", "cats"): 500, ("validation", "dogs"): 500,
-        ("test", "cats"): 500, ("test", "dogs"): 500,
+        ("train", "cats"): 1000,
+        ("train", "dogs"): 1000,
+        ("validation", "cats"): 500,
+        ("validation", "dogs"): 500,
+        ("test", "cats"): 500,
+        ("test", "dogs"): 500,
     }
     assert rows[0].startswith("train/cats/cat.0.jpg,") and rows[1000].startswith("train/dogs/dog.0.jpg,")
     assert any(r.startswith("validation/cats/cat.1000.jpg,") for r in rows)

@@ -24,12 +24,18 @@ def tiny_workdir(workdir):
 
 def planned_jobs(workdir, *args) -> dict[str, int]:
     out = snakemake(workdir, "-n", *args).stdout
-    table = out[out.index("Job stats:"):]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+    table = out[out.index("Job stats:") :]
+    return {
+        m.group(1): int(m.group(2))
+        for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)
+        if m.group(1) != "total"
+    }
 
 
 def test_a_single_plot_builds_only_what_it_needs(tiny_workdir):
-    jobs = planned_jobs(tiny_workdir, "results/plots/augmented_loss.png", *TINY, "--config", "data={path: pets.zip}")
+    jobs = planned_jobs(
+        tiny_workdir, "results/plots/augmented_loss.png", *TINY, "--config", "data={path: pets.zip}"
+    )
     assert jobs == {"split_data": 1, "cache_images": 2, "model_summary": 1, "train": 1, "plot_history": 1}
 
 
@@ -48,12 +54,18 @@ def test_a_third_experiment_is_one_config_key(tiny_workdir):
 
 def test_the_books_model_check_stops_a_changed_architecture_before_training(tiny_workdir):
     proc = snakemake(
-        tiny_workdir, "results/models/baseline.h5",
-        "--config", "data={source: local, path: pets.zip, split: {train: 4, validation: 2, test: 2}}",
-        "experiments={baseline: {dense_units: 256}}", check=False,
+        tiny_workdir,
+        "results/models/baseline.h5",
+        "--config",
+        "data={source: local, path: pets.zip, split: {train: 4, validation: 2, test: 2}}",
+        "experiments={baseline: {dense_units: 256}}",
+        check=False,
     )
     assert proc.returncode != 0
-    assert "layer dense (Dense) outputs 256 but experiments.baseline.expect.shapes expects 512" in proc.stderr + proc.stdout
+    assert (
+        "layer dense (Dense) outputs 256 but experiments.baseline.expect.shapes expects 512"
+        in proc.stderr + proc.stdout
+    )
     assert not (tiny_workdir / "results" / "logs" / "train").exists()  # nothing reached training
 
 
@@ -75,5 +87,11 @@ def test_rule_all_and_the_report_on_tiny_synthetic_data(tiny_workdir):
     snakemake(tiny_workdir, "--report", "report.html", *TINY, "--config", "data={path: pets.zip}")
     html = (tiny_workdir / "report.html").read_text()
     assert len(html) > 100_000
-    for needle in ("test_metrics.csv", "comparison.png", "augmented_errors.png", "provenance.json", "config.yaml"):
+    for needle in (
+        "test_metrics.csv",
+        "comparison.png",
+        "augmented_errors.png",
+        "provenance.json",
+        "config.yaml",
+    ):
         assert needle in html, needle

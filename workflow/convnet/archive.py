@@ -128,9 +128,7 @@ class ZipSource(ImageSource):
             if info.is_dir():
                 continue
             if info.flag_bits & 0x1:
-                raise DataError(
-                    f"{label}: entry {info.filename!r} is encrypted; use an unencrypted archive"
-                )
+                raise DataError(f"{label}: entry {info.filename!r} is encrypted; use an unencrypted archive")
             total += info.file_size
             _check_sizes(label, info.filename, info.file_size, info.compress_size, total, limits)
             if name in self._infos:
@@ -260,4 +258,3 @@ def open_image_source(path: str | os.PathLike, limits: Limits = Limits()) -> Ima
         if len(nested) == 1:
             return source.open_nested(nested[0], limits)
     return source
-

@@ -88,6 +88,7 @@ def configure(precision: str, threads: int | None, deterministic: bool, seed: in
 
         torch.set_num_threads(threads)
     elif threads:
-        os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}")
+        os.environ.setdefault(
+            "XLA_FLAGS", f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"
+        )
     return chosen
-

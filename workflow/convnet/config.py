@@ -18,9 +18,13 @@ def check_data_config(data: dict) -> None:
                 "data.source is 'local' but data.path is not set: give the archive or folder on disk"
             )
         if not Path(path).exists():
-            raise ConfigError(f"data.path {path!r} does not exist: fix the path (relative to the working directory)")
+            raise ConfigError(
+                f"data.path {path!r} does not exist: fix the path (relative to the working directory)"
+            )
     classes = data["classes"]
-    if len({folder.lower() for folder in classes}) != len(classes) or len(set(classes.values())) != len(classes):
+    if len({folder.lower() for folder in classes}) != len(classes) or len(set(classes.values())) != len(
+        classes
+    ):
         raise ConfigError(f"data.classes {classes} names a class twice: give each class its own name")
 
 

@@ -60,9 +60,7 @@ def _transfer(url: str, part: Path, timeout: float) -> None:
             raise _Retry(f"HTTP 416 for a resumed download of {have:,} bytes") from None
         if exc.code in _RETRYABLE_HTTP:
             raise _Retry(f"HTTP {exc.code} {exc.reason}") from None
-        raise DataError(
-            f"download of {url} failed: HTTP {exc.code} {exc.reason}; check data.url"
-        ) from None
+        raise DataError(f"download of {url} failed: HTTP {exc.code} {exc.reason}; check data.url") from None
     except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
         if urlparse(url).scheme == "file":
             raise DataError(f"download of {url} failed: {exc}; check data.url") from None

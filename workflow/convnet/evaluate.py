@@ -46,7 +46,12 @@ def evaluate_experiment(
     for checkpoint in CHECKPOINTS:
         probabilities[checkpoint] = predict(models[checkpoint], test.images, batch_size)
         result[checkpoint] = binary_metrics(test.labels, probabilities[checkpoint])
-        log.info("%s %s: %s", name, checkpoint, {k: v for k, v in result[checkpoint].items() if k != "confusion_matrix"})
+        log.info(
+            "%s %s: %s",
+            name,
+            checkpoint,
+            {k: v for k, v in result[checkpoint].items() if k != "confusion_matrix"},
+        )
     atomic_write_text(metrics_json, json.dumps(result, indent=2) + "\n")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -64,8 +69,13 @@ def metrics_table(metric_files: list[Path], out_csv: Path) -> list[dict]:
         result = json.loads(Path(path).read_text())
         for checkpoint in CHECKPOINTS:
             values = result[checkpoint]
-            rows.append({"experiment": result["experiment"], "checkpoint": checkpoint,
-                         **{k: values[k] for k in TABLE_COLUMNS[2:]}})
+            rows.append(
+                {
+                    "experiment": result["experiment"],
+                    "checkpoint": checkpoint,
+                    **{k: values[k] for k in TABLE_COLUMNS[2:]},
+                }
+            )
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=TABLE_COLUMNS, lineterminator="\n")
     writer.writeheader()

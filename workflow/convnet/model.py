@@ -45,7 +45,10 @@ def make_augmentation(spec: dict | None, seed: int | None = None) -> list[layers
     if spec.get("width_shift") or spec.get("height_shift"):
         result.append(
             layers.RandomTranslation(
-                spec.get("height_shift", 0.0), spec.get("width_shift", 0.0), fill_mode=fill, seed=seed,
+                spec.get("height_shift", 0.0),
+                spec.get("width_shift", 0.0),
+                fill_mode=fill,
+                seed=seed,
                 name="shift",
             )
         )

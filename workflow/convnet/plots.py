@@ -34,11 +34,23 @@ def history_figure(history: pd.DataFrame, metric: str, experiment: str):
     """Training vs validation ``metric`` per epoch, with the best epoch marked."""
     fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     ax.plot(history["epoch"], history[metric], "o", ms=4, color=TRAIN_COLOUR, label=f"Training {metric}")
-    ax.plot(history["epoch"], history[f"val_{metric}"], "-", lw=2, color=VALIDATION_COLOUR,
-            label=f"Validation {metric}")
+    ax.plot(
+        history["epoch"],
+        history[f"val_{metric}"],
+        "-",
+        lw=2,
+        color=VALIDATION_COLOUR,
+        label=f"Validation {metric}",
+    )
     best = best_epoch(history)
-    ax.axvline(best, ls="--", lw=1, color=BEST_COLOUR, gid="best-epoch",
-               label=f"Best epoch ({best}, lowest validation loss)")
+    ax.axvline(
+        best,
+        ls="--",
+        lw=1,
+        color=BEST_COLOUR,
+        gid="best-epoch",
+        label=f"Best epoch ({best}, lowest validation loss)",
+    )
     ax.set_title(f"{experiment}: training and validation {metric}")
     ax.set_xlabel("Epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -73,8 +85,15 @@ def confusion_figure(metrics: dict):
         ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(int(matrix.max()), 1))
         for (row, col), count in np.ndenumerate(matrix):
             dark = count > matrix.max() / 2
-            ax.text(col, row, str(count), ha="center", va="center", fontsize=14,
-                    color="white" if dark else "black")
+            ax.text(
+                col,
+                row,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=14,
+                color="white" if dark else "black",
+            )
         ax.set_xticks([0, 1], [f"predicted {c}" for c in classes])
         ax.set_yticks([0, 1], [f"true {c}" for c in classes])
         accuracy = metrics[checkpoint]["accuracy"]
@@ -90,8 +109,14 @@ def most_confident_errors(labels: np.ndarray, probabilities: np.ndarray, count: 
     return wrong[np.argsort(-confidence, kind="mergesort")][:count]
 
 
-def errors_figure(images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, classes, experiment: str,
-                  count: int = 16):
+def errors_figure(
+    images: np.ndarray,
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    classes,
+    experiment: str,
+    count: int = 16,
+):
     """A grid of the test images the model got most confidently wrong."""
     chosen = most_confident_errors(labels, probabilities, count)
     columns = 4
@@ -102,8 +127,9 @@ def errors_figure(images: np.ndarray, labels: np.ndarray, probabilities: np.ndar
         ax.axis("off")
     for ax, index in zip(axes, chosen):
         ax.imshow(images[index])
-        ax.set_title(f"true: {classes[int(labels[index])]}\nP({classes[1]}) = {probabilities[index]:.3f}",
-                     fontsize=9)
+        ax.set_title(
+            f"true: {classes[int(labels[index])]}\nP({classes[1]}) = {probabilities[index]:.3f}", fontsize=9
+        )
     if len(chosen) == 0:
         axes[0].text(0.5, 0.5, "no wrong predictions", ha="center", va="center", transform=axes[0].transAxes)
     fig.suptitle(f"{experiment}: most confidently wrong test images (last checkpoint)")

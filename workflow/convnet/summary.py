@@ -24,5 +24,9 @@ def write_model_summary(experiment: str, settings: dict, text_path: Path, table_
     writer.writerows(rows)
     atomic_write_text(text_path, summary_text(model))
     atomic_write_text(table_path, buffer.getvalue())
-    log.info("experiment %s: %s parameters; matches the config's expectations", experiment, f"{model.count_params():,}")
+    log.info(
+        "experiment %s: %s parameters; matches the config's expectations",
+        experiment,
+        f"{model.count_params():,}",
+    )
     return rows

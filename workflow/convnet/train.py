@@ -70,7 +70,9 @@ class EpochLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         metrics = " - ".join(f"{k}: {_number(v):.4f}" for k, v in logs.items() if k != "learning_rate")
-        log.info("epoch %d/%d - %.1f s - %s", epoch + 1, self.epochs, time.perf_counter() - self._started, metrics)
+        log.info(
+            "epoch %d/%d - %.1f s - %s", epoch + 1, self.epochs, time.perf_counter() - self._started, metrics
+        )
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
@@ -227,6 +229,12 @@ def train_experiment(
     save_portable(checkpoint.best_weights(), settings, best_model)
     write_history(history_csv, history)
     best = checkpoint.state
-    log.info("best epoch %s (val_loss %.4f); saved %s, %s", best["best_epoch"], best["best_val_loss"], last_model, best_model)
+    log.info(
+        "best epoch %s (val_loss %.4f); saved %s, %s",
+        best["best_epoch"],
+        best["best_val_loss"],
+        last_model,
+        best_model,
+    )
     shutil.rmtree(checkpoint_dir)  # done: a forced rerun must start from scratch
     return history

@@ -3,10 +3,10 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (set by Snakemake)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from convnet.cache import build_image_set, save_image_set  # noqa: E402
-from convnet.logs import run_logged  # noqa: E402
+from convnet.cache import build_image_set, save_image_set
+from convnet.logs import run_logged
 
 
 def main(sm) -> None:
@@ -22,4 +22,4 @@ def main(sm) -> None:
     save_image_set(Path(sm.output[0]), image_set)
 
 
-run_logged(snakemake.log[0], lambda: main(snakemake))  # noqa: F821
+run_logged(snakemake.log[0], lambda: main(snakemake))

@@ -3,16 +3,17 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (set by Snakemake)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-import yaml  # noqa: E402
+import yaml
 
-from convnet.files import atomic_write_text  # noqa: E402
-from convnet.logs import run_logged  # noqa: E402
+from convnet.files import atomic_write_text
+from convnet.logs import run_logged
 
 run_logged(
-    snakemake.log[0],  # noqa: F821
+    snakemake.log[0],
     lambda: atomic_write_text(
-        snakemake.output[0], yaml.safe_dump(snakemake.params.config, sort_keys=False)  # noqa: F821
+        snakemake.output[0],
+        yaml.safe_dump(snakemake.params.config, sort_keys=False),
     ),
 )

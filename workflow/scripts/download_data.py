@@ -3,10 +3,10 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (set by Snakemake)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from convnet.download import download, kaggle_download  # noqa: E402
-from convnet.logs import run_logged  # noqa: E402
+from convnet.download import download, kaggle_download
+from convnet.logs import run_logged
 
 
 def main(data: dict, dest: str) -> None:
@@ -22,4 +22,4 @@ def main(data: dict, dest: str) -> None:
         )
 
 
-run_logged(snakemake.log[0], lambda: main(snakemake.params.data, snakemake.output[0]))  # noqa: F821
+run_logged(snakemake.log[0], lambda: main(snakemake.params.data, snakemake.output[0]))

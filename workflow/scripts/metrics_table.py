@@ -3,12 +3,12 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (set by Snakemake)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from convnet.evaluate import metrics_table  # noqa: E402
-from convnet.logs import run_logged  # noqa: E402
+from convnet.evaluate import metrics_table
+from convnet.logs import run_logged
 
 run_logged(
-    snakemake.log[0],  # noqa: F821
-    lambda: metrics_table([Path(p) for p in snakemake.input], Path(snakemake.output[0])),  # noqa: F821
+    snakemake.log[0],
+    lambda: metrics_table([Path(p) for p in snakemake.input], Path(snakemake.output[0])),
 )

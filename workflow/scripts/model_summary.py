@@ -3,17 +3,17 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (set by Snakemake)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from convnet.logs import run_logged  # noqa: E402
-from convnet.summary import write_model_summary  # noqa: E402
+from convnet.logs import run_logged
+from convnet.summary import write_model_summary
 
 run_logged(
-    snakemake.log[0],  # noqa: F821
+    snakemake.log[0],
     lambda: write_model_summary(
-        snakemake.wildcards.experiment,  # noqa: F821
-        snakemake.params.settings,  # noqa: F821
-        Path(snakemake.output.text),  # noqa: F821
-        Path(snakemake.output.table),  # noqa: F821
+        snakemake.wildcards.experiment,
+        snakemake.params.settings,
+        Path(snakemake.output.text),
+        Path(snakemake.output.table),
     ),
 )

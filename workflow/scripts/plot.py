@@ -3,13 +3,13 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (set by Snakemake)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from convnet import plots  # noqa: E402
-from convnet.cache import load_image_set  # noqa: E402
-from convnet.logs import run_logged  # noqa: E402
+from convnet import plots
+from convnet.cache import load_image_set
+from convnet.logs import run_logged
 
 
 def plot_history(sm):
@@ -18,9 +18,12 @@ def plot_history(sm):
 
 
 def plot_comparison(sm):
-    histories = {name: plots.read_history(path) for name, path in zip(sm.params.experiments, sm.input.histories)}
+    histories = {
+        name: plots.read_history(path) for name, path in zip(sm.params.experiments, sm.input.histories)
+    }
     accuracy = {
-        name: plots.load_metrics(path)["last"]["accuracy"] for name, path in zip(sm.params.experiments, sm.input.metrics)
+        name: plots.load_metrics(path)["last"]["accuracy"]
+        for name, path in zip(sm.params.experiments, sm.input.metrics)
     }
     return plots.comparison_figure(histories, accuracy)
 
@@ -33,7 +36,10 @@ def plot_errors(sm):
     test = load_image_set(Path(sm.input.test))
     predictions = pd.read_csv(sm.input.predictions)
     return plots.errors_figure(
-        test.images, predictions["label"].to_numpy(), predictions["probability_last"].to_numpy(), test.classes,
+        test.images,
+        predictions["label"].to_numpy(),
+        predictions["probability_last"].to_numpy(),
+        test.classes,
         sm.wildcards.experiment,
     )
 
@@ -43,4 +49,4 @@ def main(sm) -> None:
     plots.save_figure(figure, sm.output[0])
 
 
-run_logged(snakemake.log[0], lambda: main(snakemake))  # noqa: F821
+run_logged(snakemake.log[0], lambda: main(snakemake))

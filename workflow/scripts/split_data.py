@@ -3,17 +3,17 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (set by Snakemake)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from convnet.logs import run_logged  # noqa: E402
-from convnet.prepare import prepare_dataset  # noqa: E402
+from convnet.logs import run_logged
+from convnet.prepare import prepare_dataset
 
 run_logged(
-    snakemake.log[0],  # noqa: F821
+    snakemake.log[0],
     lambda: prepare_dataset(
-        source_path=Path(snakemake.input.source),  # noqa: F821
-        out_dir=Path(snakemake.output.manifest).parent,  # noqa: F821
-        data=snakemake.params.data,  # noqa: F821
-        threads=snakemake.threads,  # noqa: F821
+        source_path=Path(snakemake.input.source),
+        out_dir=Path(snakemake.output.manifest).parent,
+        data=snakemake.params.data,
+        threads=snakemake.threads,
     ),
 )

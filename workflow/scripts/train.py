@@ -3,10 +3,10 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (set by Snakemake)
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from convnet.logs import run_logged  # noqa: E402
-from convnet.train import train_experiment  # noqa: E402
+from convnet.logs import run_logged
+from convnet.train import train_experiment
 
 
 def main(sm) -> None:
@@ -24,4 +24,4 @@ def main(sm) -> None:
     )
 
 
-run_logged(snakemake.log[0], lambda: main(snakemake), append=True)  # noqa: F821
+run_logged(snakemake.log[0], lambda: main(snakemake), append=True)
