@@ -1,0 +1,241 @@
+"""Side-by-side training throughput: the book's ImageDataGenerator pipeline, the workflow's own
+training path, and the compute ceiling of the same model, for the baseline and augmented settings.
+
+Every measurement runs in its own process (so precision policies and peak memory do not leak
+between them) on the same data, one after the other, and the ratios are printed at the end.
+
+    .venv/bin/python benchmarks/training_throughput.py --data ../shared/data/dogs-vs-cats-128px.zip
+
+This is not a test: it takes minutes and its numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+
+import yaml  # noqa: E402
+
+from convnet.experiments import experiment_settings  # noqa: E402
+
+PIPELINES = ("book", "workflow", "ceiling")
+BOOK_VALIDATION_STEPS = 50  # the book: 50 batches of 20 = the 1000 validation images
+
+
+def settings_for(experiment: str) -> dict:
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    return experiment_settings(config, experiment)
+
+
+class Timer:
+    """Keras callback factory: wall time of each epoch and of its validation part."""
+
+    @staticmethod
+    def make():
+        import keras
+
+        class EpochTimer(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.epochs, self.validation = [], []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._start, self._val = time.perf_counter(), 0.0
+
+            def on_test_begin(self, logs=None):
+                self._val_start = time.perf_counter()
+
+            def on_test_end(self, logs=None):
+                self._val += time.perf_counter() - self._val_start
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.epochs.append(time.perf_counter() - self._start)
+                self.validation.append(self._val)
+
+        return EpochTimer()
+
+
+def book_model():
+    """The book's model as listed in 5.2 (rescaling happens in the generator)."""
+    import keras
+    from keras import layers
+
+    def build(dropout):
+        model = keras.Sequential([keras.Input((150, 150, 3))])
+        for filters in (32, 64, 128, 128):
+            model.add(layers.Conv2D(filters, 3, activation="relu"))
+            model.add(layers.MaxPooling2D(2))
+        model.add(layers.Flatten())
+        if dropout:
+            model.add(layers.Dropout(dropout))
+        model.add(layers.Dense(512, activation="relu"))
+        model.add(layers.Dense(1, activation="sigmoid"))
+        return model
+
+    return build
+
+
+def run_one(pipeline: str, experiment: str, data_dir: Path, cache_dir: Path, epochs: int, precision: str) -> dict:
+    import keras
+
+    from convnet.backend import configure
+
+    settings = settings_for(experiment)
+    batch = settings["batch_size"]
+    steps = settings["steps_per_epoch"] or 2000 // batch
+    timer = Timer.make()
+    chosen = "float32" if pipeline == "book" else precision
+    chosen = configure(chosen, threads=os.cpu_count(), deterministic=False, seed=1)
+
+    if pipeline == "book":
+        from tensorflow.keras.preprocessing.image import ImageDataGenerator
+
+        augmentation = settings["augmentation"] or {}
+        train_gen = ImageDataGenerator(
+            rescale=1.0 / 255,
+            rotation_range=augmentation.get("rotation_degrees", 0),
+            width_shift_range=augmentation.get("width_shift", 0.0),
+            height_shift_range=augmentation.get("height_shift", 0.0),
+            shear_range=augmentation.get("shear_degrees", 0.0),
+            zoom_range=augmentation.get("zoom", 0.0),
+            horizontal_flip=augmentation.get("horizontal_flip", False),
+            fill_mode=augmentation.get("fill_mode", "nearest"),
+        ).flow_from_directory(data_dir / "train", target_size=(150, 150), batch_size=batch, class_mode="binary")
+        val_gen = ImageDataGenerator(rescale=1.0 / 255).flow_from_directory(
+            data_dir / "validation", target_size=(150, 150), batch_size=20, class_mode="binary"
+        )
+        model = book_model()(settings["dropout"])
+        model.compile(keras.optimizers.RMSprop(learning_rate=1e-4), "binary_crossentropy", ["accuracy"])
+        model.fit(train_gen, steps_per_epoch=steps, epochs=epochs, validation_data=val_gen,
+                  validation_steps=BOOK_VALIDATION_STEPS, callbacks=[timer], verbose=0)
+    elif pipeline == "workflow":
+        from convnet.cache import load_image_set
+        from convnet.model import model_from_settings
+        from convnet.pipeline import fit_arguments
+        from convnet.train import compile_model
+
+        train = load_image_set(cache_dir / "train.npz")
+        validation = load_image_set(cache_dir / "validation.npz")
+        model = compile_model(model_from_settings(settings), settings)
+        arguments = fit_arguments(train, validation, batch, settings["steps_per_epoch"], seed=1)
+        model.fit(**arguments, epochs=epochs, callbacks=[timer], verbose=0)
+    else:
+        import numpy as np
+
+        from convnet.model import model_from_settings
+        from convnet.train import compile_model
+
+        # Compute only: one random batch in memory, no augmentation, no validation, no input pipeline.
+        model = compile_model(model_from_settings(dict(settings, augmentation=None)), settings)
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, 255, (batch * steps, 150, 150, 3)).astype("uint8")
+        y = rng.integers(0, 2, (batch * steps,)).astype("float32")
+        model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, callbacks=[timer], verbose=0)
+
+    train_seconds = [e - v for e, v in zip(timer.epochs, timer.validation)]
+    steady = train_seconds[1:] or train_seconds  # the first epoch includes tracing and warm-up
+    return {
+        "pipeline": pipeline,
+        "experiment": experiment,
+        "precision": chosen,
+        "samples_per_epoch": batch * steps,
+        "epoch_seconds": timer.epochs,
+        "median_epoch_s": statistics.median(timer.epochs[1:] or timer.epochs),
+        "max_epoch_s": max(timer.epochs[1:] or timer.epochs),
+        "images_per_s": batch * steps / statistics.median(steady),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def prepare(data: Path, work: Path) -> tuple[Path, Path]:
+    """Split the archive as the workflow does and decode the caches once."""
+    from convnet.cache import build_image_set, save_image_set
+    from convnet.prepare import prepare_dataset
+
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    data_dir, cache_dir = work / "data", work / "cache"
+    prepare_dataset(data, data_dir, dict(config["data"], source="local"), threads=os.cpu_count())
+    for split in ("train", "validation"):
+        image_set = build_image_set(data_dir, data_dir / "manifest.csv", split, (150, 150),
+                                    list(config["data"]["classes"]), threads=os.cpu_count())
+        save_image_set(cache_dir / f"{split}.npz", image_set)
+    return data_dir, cache_dir
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/dogs-vs-cats-128px.zip")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement; the first is warm-up")
+    parser.add_argument("--experiments", nargs="+", default=["baseline", "augmented"])
+    parser.add_argument("--pipelines", nargs="+", default=list(PIPELINES), choices=PIPELINES)
+    parser.add_argument("--precision", default="auto", help="workflow and ceiling precision (the book: float32)")
+    parser.add_argument("--json", type=Path, help="also write every measurement here")
+    parser.add_argument("--one", nargs=4, metavar=("PIPELINE", "EXPERIMENT", "DATA_DIR", "CACHE_DIR"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.one:
+        pipeline, experiment, data_dir, cache_dir = args.one
+        result = run_one(pipeline, experiment, Path(data_dir), Path(cache_dir), args.epochs, args.precision)
+        print("RESULT " + json.dumps(result))
+        return
+
+    import keras
+
+    with tempfile.TemporaryDirectory(prefix="convnet-bench-") as tmp:
+        data_dir, cache_dir = prepare(args.data, Path(tmp))
+        results = []
+        for experiment in args.experiments:
+            for pipeline in args.pipelines:
+                command = [sys.executable, __file__, "--epochs", str(args.epochs), "--precision", args.precision,
+                           "--one", pipeline, experiment, str(data_dir), str(cache_dir)]
+                proc = subprocess.run(command, capture_output=True, text=True,
+                                      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+                line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+                if proc.returncode != 0 or not line:
+                    sys.exit(f"{pipeline}/{experiment} failed:\n{proc.stderr[-3000:]}")
+                results.append(json.loads(line[0][7:]))
+                r = results[-1]
+                print(f"  {experiment:9} {pipeline:8} {r['images_per_s']:7.1f} img/s", file=sys.stderr)
+
+    import tensorflow as tf
+
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"python {platform.python_version()}, tensorflow {tf.__version__}, keras {keras.__version__}; "
+          f"{args.epochs} epochs per run, median over epochs 2..{args.epochs}")
+    header = f"{'experiment':10} {'pipeline':9} {'precision':15} {'img/s':>7} {'s/epoch med':>11} {'max':>6} {'peak MB':>8}"
+    print(header)
+    for r in results:
+        print(f"{r['experiment']:10} {r['pipeline']:9} {r['precision']:15} {r['images_per_s']:7.1f} "
+              f"{r['median_epoch_s']:11.1f} {r['max_epoch_s']:6.1f} {r['peak_rss_mb']:8.0f}")
+    by = {(r["experiment"], r["pipeline"]): r for r in results}
+    for experiment in args.experiments:
+        book, flow, ceiling = (by.get((experiment, p)) for p in PIPELINES)
+        if book and flow:
+            print(f"{experiment}: workflow / book = {flow['images_per_s'] / book['images_per_s']:.2f}x")
+        if flow and ceiling:
+            print(f"{experiment}: workflow / ceiling = {flow['images_per_s'] / ceiling['images_per_s']:.2f}")
+        if flow:
+            stall = flow["max_epoch_s"] / flow["median_epoch_s"]
+            print(f"{experiment}: slowest / median epoch (workflow) = {stall:.2f}")
+    if ("baseline", "workflow") in by and ("augmented", "workflow") in by:
+        cost = by[("baseline", "workflow")]["images_per_s"] / by[("augmented", "workflow")]["images_per_s"] - 1
+        print(f"augmentation costs the workflow {100 * cost:.0f}% of the baseline's throughput")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
