@@ -117,7 +117,9 @@ def run_one(pipeline: str, experiment: str, data_dir: Path, cache_dir: Path, epo
             data_dir / "validation", target_size=(150, 150), batch_size=20, class_mode="binary"
         )
         model = book_model()(settings["dropout"])
-        model.compile(keras.optimizers.RMSprop(learning_rate=1e-4), "binary_crossentropy", ["accuracy"])
+        model.compile(
+            optimizer=keras.optimizers.RMSprop(learning_rate=1e-4), loss="binary_crossentropy", metrics=["accuracy"]
+        )
         model.fit(train_gen, steps_per_epoch=steps, epochs=epochs, validation_data=val_gen,
                   validation_steps=BOOK_VALIDATION_STEPS, callbacks=[timer], verbose=0)
     elif pipeline == "workflow":
