@@ -87,7 +87,9 @@ def book_model():
     return build
 
 
-def run_one(pipeline: str, experiment: str, data_dir: Path, cache_dir: Path, epochs: int, precision: str) -> dict:
+def run_one(
+    pipeline: str, experiment: str, data_dir: Path, cache_dir: Path, epochs: int, precision: str
+) -> dict:
     import keras
 
     from convnet.backend import configure
@@ -112,16 +114,27 @@ def run_one(pipeline: str, experiment: str, data_dir: Path, cache_dir: Path, epo
             zoom_range=augmentation.get("zoom", 0.0),
             horizontal_flip=augmentation.get("horizontal_flip", False),
             fill_mode=augmentation.get("fill_mode", "nearest"),
-        ).flow_from_directory(data_dir / "train", target_size=(150, 150), batch_size=batch, class_mode="binary")
+        ).flow_from_directory(
+            data_dir / "train", target_size=(150, 150), batch_size=batch, class_mode="binary"
+        )
         val_gen = ImageDataGenerator(rescale=1.0 / 255).flow_from_directory(
             data_dir / "validation", target_size=(150, 150), batch_size=20, class_mode="binary"
         )
         model = book_model()(settings["dropout"])
         model.compile(
-            optimizer=keras.optimizers.RMSprop(learning_rate=1e-4), loss="binary_crossentropy", metrics=["accuracy"]
+            optimizer=keras.optimizers.RMSprop(learning_rate=1e-4),
+            loss="binary_crossentropy",
+            metrics=["accuracy"],
         )
-        model.fit(train_gen, steps_per_epoch=steps, epochs=epochs, validation_data=val_gen,
-                  validation_steps=BOOK_VALIDATION_STEPS, callbacks=[timer], verbose=0)
+        model.fit(
+            train_gen,
+            steps_per_epoch=steps,
+            epochs=epochs,
+            validation_data=val_gen,
+            validation_steps=BOOK_VALIDATION_STEPS,
+            callbacks=[timer],
+            verbose=0,
+        )
     elif pipeline == "workflow":
         from convnet.cache import load_image_set
         from convnet.model import model_from_settings
@@ -139,12 +152,20 @@ def run_one(pipeline: str, experiment: str, data_dir: Path, cache_dir: Path, epo
         from convnet.model import model_from_settings
         from convnet.train import compile_model
 
-        # Compute only: one random batch in memory, no augmentation, no validation, no input pipeline.
+        # Compute only: one random batch, already a tensor, fed again and again: no augmentation,
+        # no validation, no input pipeline to wait for.
+        import tensorflow as tf
+
         model = compile_model(model_from_settings(dict(settings, augmentation=None)), settings)
         rng = np.random.default_rng(0)
-        x = rng.integers(0, 255, (batch * steps, 150, 150, 3)).astype("uint8")
-        y = rng.integers(0, 2, (batch * steps,)).astype("float32")
-        model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, callbacks=[timer], verbose=0)
+        x = tf.constant(rng.integers(0, 255, (batch, 150, 150, 3)).astype("uint8"))
+        y = tf.constant(rng.integers(0, 2, (batch,)).astype("float32"))
+        dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
+        options = tf.data.Options()
+        options.autotune.enabled = False
+        model.fit(
+            dataset.with_options(options), steps_per_epoch=steps, epochs=epochs, callbacks=[timer], verbose=0
+        )
 
     train_seconds = [e - v for e, v in zip(timer.epochs, timer.validation)]
     steady = train_seconds[1:] or train_seconds  # the first epoch includes tracing and warm-up
@@ -170,22 +191,33 @@ def prepare(data: Path, work: Path) -> tuple[Path, Path]:
     data_dir, cache_dir = work / "data", work / "cache"
     prepare_dataset(data, data_dir, dict(config["data"], source="local"), threads=os.cpu_count())
     for split in ("train", "validation"):
-        image_set = build_image_set(data_dir, data_dir / "manifest.csv", split, (150, 150),
-                                    list(config["data"]["classes"]), threads=os.cpu_count())
+        image_set = build_image_set(
+            data_dir,
+            data_dir / "manifest.csv",
+            split,
+            (150, 150),
+            list(config["data"]["classes"]),
+            threads=os.cpu_count(),
+        )
         save_image_set(cache_dir / f"{split}.npz", image_set)
     return data_dir, cache_dir
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/dogs-vs-cats-128px.zip")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement; the first is warm-up")
     parser.add_argument("--experiments", nargs="+", default=["baseline", "augmented"])
     parser.add_argument("--pipelines", nargs="+", default=list(PIPELINES), choices=PIPELINES)
-    parser.add_argument("--precision", default="auto", help="workflow and ceiling precision (the book: float32)")
+    parser.add_argument(
+        "--precision", default="auto", help="workflow and ceiling precision (the book: float32)"
+    )
     parser.add_argument("--json", type=Path, help="also write every measurement here")
-    parser.add_argument("--one", nargs=4, metavar=("PIPELINE", "EXPERIMENT", "DATA_DIR", "CACHE_DIR"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--one", nargs=4, metavar=("PIPELINE", "EXPERIMENT", "DATA_DIR", "CACHE_DIR"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
 
     if args.one:
@@ -201,10 +233,22 @@ def main() -> None:
         results = []
         for experiment in args.experiments:
             for pipeline in args.pipelines:
-                command = [sys.executable, __file__, "--epochs", str(args.epochs), "--precision", args.precision,
-                           "--one", pipeline, experiment, str(data_dir), str(cache_dir)]
-                proc = subprocess.run(command, capture_output=True, text=True,
-                                      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--epochs",
+                    str(args.epochs),
+                    "--precision",
+                    args.precision,
+                    "--one",
+                    pipeline,
+                    experiment,
+                    str(data_dir),
+                    str(cache_dir),
+                ]
+                proc = subprocess.run(
+                    command, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+                )
                 line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
                 if proc.returncode != 0 or not line:
                     sys.exit(f"{pipeline}/{experiment} failed:\n{proc.stderr[-3000:]}")
@@ -214,14 +258,30 @@ def main() -> None:
 
     import tensorflow as tf
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"python {platform.python_version()}, tensorflow {tf.__version__}, keras {keras.__version__}; "
-          f"{args.epochs} epochs per run, median over epochs 2..{args.epochs}")
-    header = f"{'experiment':10} {'pipeline':9} {'precision':15} {'img/s':>7} {'s/epoch med':>11} {'max':>6} {'peak MB':>8}"
+    from convnet.backend import cpu_flags
+
+    model_name = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    extensions = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}) or ["none listed"]
+    print(
+        f"machine: {model_name}, {os.cpu_count()} cores, {', '.join(extensions)}; "
+        f"python {platform.python_version()}, tensorflow {tf.__version__}, keras {keras.__version__}; "
+        f"{args.epochs} epochs per run, the first one left out of the medians as warm-up"
+    )
+    header = f"{'experiment':10} {'pipeline':9} {'precision':15} {'img/s':>7} {'s/epoch med':>11}"
+    header += f" {'max':>6} {'peak MB':>8}"
     print(header)
     for r in results:
-        print(f"{r['experiment']:10} {r['pipeline']:9} {r['precision']:15} {r['images_per_s']:7.1f} "
-              f"{r['median_epoch_s']:11.1f} {r['max_epoch_s']:6.1f} {r['peak_rss_mb']:8.0f}")
+        print(
+            f"{r['experiment']:10} {r['pipeline']:9} {r['precision']:15} {r['images_per_s']:7.1f} "
+            f"{r['median_epoch_s']:11.1f} {r['max_epoch_s']:6.1f} {r['peak_rss_mb']:8.0f}"
+        )
     by = {(r["experiment"], r["pipeline"]): r for r in results}
     for experiment in args.experiments:
         book, flow, ceiling = (by.get((experiment, p)) for p in PIPELINES)
@@ -233,7 +293,9 @@ def main() -> None:
             stall = flow["max_epoch_s"] / flow["median_epoch_s"]
             print(f"{experiment}: slowest / median epoch (workflow) = {stall:.2f}")
     if ("baseline", "workflow") in by and ("augmented", "workflow") in by:
-        cost = by[("baseline", "workflow")]["images_per_s"] / by[("augmented", "workflow")]["images_per_s"] - 1
+        cost = (
+            by[("baseline", "workflow")]["images_per_s"] / by[("augmented", "workflow")]["images_per_s"] - 1
+        )
         print(f"augmentation costs the workflow {100 * cost:.0f}% of the baseline's throughput")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
