@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 from pathlib import Path
@@ -13,7 +11,7 @@ import numpy as np
 
 from .cache import load_image_set
 from .errors import DataError
-from .files import atomic_write_text
+from .files import atomic_write_table, atomic_write_text
 from .metrics import binary_metrics
 
 log = logging.getLogger(__name__)
@@ -53,12 +51,14 @@ def evaluate_experiment(
             {k: v for k, v in result[checkpoint].items() if k != "confusion_matrix"},
         )
     atomic_write_text(metrics_json, json.dumps(result, indent=2) + "\n")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["file", "label", *(f"probability_{c}" for c in CHECKPOINTS)])
-    for i, file in enumerate(test.files):
-        writer.writerow([file, int(test.labels[i]), *(f"{probabilities[c][i]:.6f}" for c in CHECKPOINTS)])
-    atomic_write_text(predictions_csv, buffer.getvalue())
+    atomic_write_table(
+        predictions_csv,
+        ["file", "label", *(f"probability_{c}" for c in CHECKPOINTS)],
+        (
+            [file, int(test.labels[i]), *(f"{probabilities[c][i]:.6f}" for c in CHECKPOINTS)]
+            for i, file in enumerate(test.files)
+        ),
+    )
     return result
 
 
@@ -76,10 +76,6 @@ def metrics_table(metric_files: list[Path], out_csv: Path) -> list[dict]:
                     **{k: values[k] for k in TABLE_COLUMNS[2:]},
                 }
             )
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=TABLE_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
-    atomic_write_text(out_csv, buffer.getvalue())
+    formatted = [{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()} for row in rows]
+    atomic_write_table(out_csv, TABLE_COLUMNS, formatted)
     return rows

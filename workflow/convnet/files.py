@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import os
 from pathlib import Path
 
@@ -27,3 +29,13 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8", newline="")
     os.replace(tmp, path)
+
+
+def atomic_write_table(path: str | os.PathLike, header: list[str], rows, delimiter: str = ",") -> None:
+    """Write a CSV (or, with ``delimiter="\\t"``, TSV) atomically; rows are sequences or dicts."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([row[key] for key in header] if isinstance(row, dict) else row)
+    atomic_write_text(path, buffer.getvalue())

@@ -10,7 +10,6 @@ Order is the book's by default: per class, by the number in the file name (cat.0
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from .archive import ImageSource
 from .errors import DataError
-from .files import atomic_write_text
+from .files import atomic_write_table, atomic_write_text
 from .images import has_image_suffix, reject_reason
 
 log = logging.getLogger(__name__)
@@ -196,22 +195,13 @@ def plan_and_write(
     return result
 
 
-def _table(rows: list[list[str]], delimiter: str) -> str:
-    from io import StringIO
-
-    buffer = StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 def write_manifest(path: Path, rows: list[dict]) -> None:
     header = ["file", "class", "split", "sha256", "source"]
-    atomic_write_text(path, _table([header] + [[row[h] for h in header] for row in rows], ","))
+    atomic_write_table(path, header, rows)
 
 
 def write_dropped(path: Path, dropped: list[tuple[str, str]]) -> None:
-    atomic_write_text(path, _table([["file", "reason"]] + [list(d) for d in dropped], "\t"))
+    atomic_write_table(path, ["file", "reason"], dropped, delimiter="\t")
 
 
 def provenance(

@@ -3,12 +3,10 @@ the config expects."""
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from pathlib import Path
 
-from .files import atomic_write_text
+from .files import atomic_write_table, atomic_write_text
 from .model import check_summary, model_from_settings, summary_rows, summary_text
 
 log = logging.getLogger(__name__)
@@ -18,12 +16,8 @@ def write_model_summary(experiment: str, settings: dict, text_path: Path, table_
     model = model_from_settings(settings, experiment)
     rows = summary_rows(model)
     check_summary(rows, settings.get("expect"), experiment)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), delimiter="\t", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
     atomic_write_text(text_path, summary_text(model))
-    atomic_write_text(table_path, buffer.getvalue())
+    atomic_write_table(table_path, list(rows[0]), rows, delimiter="\t")
     log.info(
         "experiment %s: %s parameters; matches the config's expectations",
         experiment,

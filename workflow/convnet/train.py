@@ -24,7 +24,7 @@ from .backend import configure
 from .cache import ImageSet, load_image_set
 from .errors import ConfigError, ConvnetError
 from .experiments import fingerprint
-from .files import atomic_write_text
+from .files import atomic_write_table, atomic_write_text
 from .model import model_from_settings
 from .pipeline import fit_arguments
 
@@ -146,13 +146,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
 
 
 def write_history(path: Path, rows: list[dict]) -> None:
-    from io import StringIO
-
-    buffer = StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, buffer.getvalue())
+    atomic_write_table(path, HISTORY_COLUMNS, rows)
 
 
 def compile_model(model: keras.Model, settings: dict) -> keras.Model:
