@@ -36,6 +36,14 @@ def copy_workflow(target: Path) -> Path:
     return target
 
 
+def copy_tiny_workflow(target: Path) -> Path:
+    """A workflow copy plus tests/tiny-config.yaml, for fast end-to-end runs."""
+    copy_workflow(target)
+    (target / "tests").mkdir()
+    shutil.copy2(ROOT / "tests" / "tiny-config.yaml", target / "tests")
+    return target
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A copy of the workflow to run Snakemake in."""

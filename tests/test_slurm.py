@@ -12,7 +12,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT, copy_workflow, tool
+from conftest import ROOT, copy_tiny_workflow, tool
 from synthetic import image_files, write_zip
 from test_workflow_data import snakemake
 
@@ -42,12 +42,6 @@ def slurm_cluster():
         pytest.skip(reason)
     yield
     subprocess.run(["bash", str(SCRIPT), "stop"], capture_output=True, timeout=60)
-
-
-def copy_tiny_workflow(target):
-    copy_workflow(target)
-    (target / "tests").mkdir()
-    shutil.copy2(ROOT / "tests" / "tiny-config.yaml", target / "tests")
 
 
 def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tmp_path):

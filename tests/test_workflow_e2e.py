@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import copy_tiny_workflow
 from synthetic import image_files, write_zip
 from test_workflow_data import snakemake
 
@@ -15,11 +14,10 @@ TINY = ["--configfile", "tests/tiny-config.yaml"]
 
 
 @pytest.fixture
-def tiny_workdir(workdir):
-    (workdir / "tests").mkdir()
-    shutil.copy2(ROOT / "tests" / "tiny-config.yaml", workdir / "tests")
-    write_zip(workdir / "pets.zip", image_files("kaggle", 30))
-    return workdir
+def tiny_workdir(tmp_path):
+    copy_tiny_workflow(tmp_path)
+    write_zip(tmp_path / "pets.zip", image_files("kaggle", 30))
+    return tmp_path
 
 
 def planned_jobs(workdir, *args) -> dict[str, int]:

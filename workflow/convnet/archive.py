@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import DataError
+from .images import has_image_suffix
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -232,9 +233,6 @@ class DirectorySource(ImageSource):
         return (self._root / name).read_bytes()
 
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
 def open_image_source(path: str | os.PathLike, limits: Limits = Limits()) -> ImageSource:
     """Open an archive or directory. An archive that holds no images but a nested ``train.zip``
     (Kaggle's competition download) is opened one level down."""
@@ -253,7 +251,7 @@ def open_image_source(path: str | os.PathLike, limits: Limits = Limits()) -> Ima
             "at the image archive"
         )
     names = [m.name for m in source.members()]
-    if not any(n.lower().endswith(IMAGE_SUFFIXES) for n in names):
+    if not any(has_image_suffix(n) for n in names):
         nested = [n for n in names if posixpath.basename(n).lower() == "train.zip"]
         if len(nested) == 1:
             return source.open_nested(nested[0], limits)

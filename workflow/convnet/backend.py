@@ -12,8 +12,6 @@ import keras
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
     try:
