@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from convnet import plots
-from convnet.evaluate import metrics_table
+from convnet.evaluate import metrics_table, summary_table
 from convnet.metrics import binary_cross_entropy, binary_metrics, roc_auc
 
 
@@ -43,28 +43,56 @@ def test_auc_edge_cases():
     assert binary_cross_entropy(np.array([1]), np.array([0.0])) == pytest.approx(-np.log(1e-7))
 
 
-def test_metrics_table_has_a_row_per_experiment_and_checkpoint(tmp_path):
-    paths = []
-    for name, acc in (("baseline", 0.7), ("augmented", 0.8)):
-        values = {
-            "images": 10,
-            "loss": 0.5,
-            "accuracy": acc,
-            "precision": 0.6,
-            "recall": 0.7,
-            "roc_auc": 0.9,
-            "confusion_matrix": [[1, 2], [3, 4]],
-        }
-        path = tmp_path / f"{name}.json"
-        path.write_text(
-            json.dumps({"experiment": name, "last": values, "best": dict(values, accuracy=acc + 0.05)})
-        )
-        paths.append(path)
+def write_run_metrics(tmp_path, name, seed, accuracy, roc_auc=0.9):
+    values = {
+        "images": 10,
+        "loss": 0.5,
+        "accuracy": accuracy,
+        "precision": 0.6,
+        "recall": 0.7,
+        "roc_auc": roc_auc,
+        "confusion_matrix": [[1, 2], [3, 4]],
+    }
+    path = tmp_path / f"{name}-{seed}.json"
+    best = dict(values, accuracy=accuracy + 0.05)
+    path.write_text(json.dumps({"experiment": name, "seed": seed, "last": values, "best": best}))
+    return path
+
+
+def test_metrics_table_has_a_row_per_run_and_checkpoint(tmp_path):
+    paths = [
+        write_run_metrics(tmp_path, "baseline", 1, 0.7),
+        write_run_metrics(tmp_path, "augmented", 2, 0.8),
+    ]
     metrics_table(paths, tmp_path / "table.csv")
     table = pd.read_csv(tmp_path / "table.csv")
     assert list(table["experiment"]) == ["baseline", "baseline", "augmented", "augmented"]
+    assert list(table["seed"]) == [1, 1, 2, 2]
     assert list(table["checkpoint"]) == ["last", "best"] * 2
     assert table["accuracy"].tolist() == pytest.approx([0.7, 0.75, 0.8, 0.85])
+
+
+def test_summary_gives_mean_and_spread_over_seeds(tmp_path):
+    paths = [
+        write_run_metrics(tmp_path, "baseline", 3, 0.70),
+        write_run_metrics(tmp_path, "baseline", 1, 0.74),
+        write_run_metrics(tmp_path, "baseline", 2, 0.66, roc_auc=None),
+    ]
+    summary_table(paths, tmp_path / "summary.csv")
+    table = pd.read_csv(tmp_path / "summary.csv").set_index("checkpoint")
+    last = table.loc["last"]
+    assert last["seeds"] == "1 2 3" and last["experiment"] == "baseline"
+    assert last["accuracy_mean"] == pytest.approx(0.70)
+    assert last["accuracy_std"] == pytest.approx(0.04, abs=1e-4)  # sample standard deviation
+    assert (last["accuracy_min"], last["accuracy_max"]) == pytest.approx((0.66, 0.74))
+    assert table.loc["best", "accuracy_mean"] == pytest.approx(0.75)
+    # the run without an AUC is left out of the AUC's statistics, not counted as zero
+    assert last["roc_auc_mean"] == pytest.approx(0.9) and last["roc_auc_std"] == pytest.approx(0.0)
+
+    summary_table(paths[:1], tmp_path / "one.csv")
+    one = pd.read_csv(tmp_path / "one.csv")
+    assert one["accuracy_mean"].tolist() == pytest.approx([0.70, 0.75])
+    assert one["accuracy_std"].isna().all()  # one seed: no spread to report
 
 
 def synthetic_history(epochs=12, best=5):
@@ -93,7 +121,7 @@ def assert_png(path, min_size=(400, 300)):
 @pytest.mark.parametrize("metric", ["accuracy", "loss"])
 def test_history_plot_marks_the_best_epoch(tmp_path, metric):
     history = synthetic_history(best=5)
-    figure = plots.history_figure(history, metric, "baseline")
+    figure = plots.history_figure([history], metric, "baseline")
     ax = figure.axes[0]
     markers = [line for line in ax.get_lines() if line.get_gid() == "best-epoch"]
     assert len(markers) == 1 and list(markers[0].get_xdata()) == [5, 5]
@@ -104,19 +132,40 @@ def test_history_plot_marks_the_best_epoch(tmp_path, metric):
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+def test_history_plot_of_several_seeds_shows_their_mean_and_range(tmp_path):
+    runs = [synthetic_history(best=4), synthetic_history(best=6), synthetic_history(best=8)]
+    runs[0]["val_accuracy"] -= 1.0  # clearly the lowest at every epoch
+    combined = plots.seed_statistics(runs)
+    expected = np.mean([run["val_accuracy"] for run in runs], axis=0)
+    assert combined["val_accuracy"].to_numpy() == pytest.approx(expected)
+    assert combined["val_accuracy_min"].to_numpy() == pytest.approx(runs[0]["val_accuracy"].to_numpy())
+    figure = plots.history_figure(runs, "accuracy", "baseline")
+    ax = figure.axes[0]
+    bands = [c for c in ax.collections if (c.get_gid() or "").startswith("seed-range")]
+    assert len(bands) == 2
+    (marker,) = [line for line in ax.get_lines() if line.get_gid() == "best-epoch"]
+    assert list(marker.get_xdata()) == [6, 6]  # lowest mean validation loss
+    assert "mean of 3 seeds" in ax.get_title()
+    plots.save_figure(figure, tmp_path / "seeds.png")
+    assert_png(tmp_path / "seeds.png")
+
+
 def test_comparison_confusion_and_errors_plots(tmp_path):
     figure = plots.comparison_figure(
-        {"baseline": synthetic_history(), "augmented": synthetic_history(20, 15)},
-        {"baseline": 0.71, "augmented": 0.83},
+        {
+            "baseline": [synthetic_history()],
+            "augmented": [synthetic_history(20, 15), synthetic_history(20, 14)],
+        },
+        {"baseline": [0.71], "augmented": [0.83, 0.81]},
     )
     legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
-    assert legend == ["baseline (test accuracy 0.710)", "augmented (test accuracy 0.830)"]
+    assert legend == ["baseline (test accuracy 0.710)", "augmented (test accuracy 0.820 +- 0.014, 2 seeds)"]
     plots.save_figure(figure, tmp_path / "comparison.png")
     assert_png(tmp_path / "comparison.png")
 
     values = {"accuracy": 0.5, "confusion_matrix": [[3, 1], [2, 4]]}
     figure = plots.confusion_figure(
-        {"experiment": "x", "classes": ["cats", "dogs"], "last": values, "best": values}
+        {"experiment": "x", "seed": 1, "classes": ["cats", "dogs"], "last": values, "best": values}
     )
     texts = sorted(t.get_text() for t in figure.axes[0].texts)
     assert texts == ["1", "2", "3", "4"]

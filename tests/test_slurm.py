@@ -96,10 +96,10 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tmp_path):
     assert "rule_download_data" not in " ".join(path for _, path in submitted)
 
     for name in ("baseline", "augmented"):
-        train_log = (cluster / "results" / "logs" / "train" / f"{name}.log").read_text()
+        train_log = (cluster / "results" / "logs" / "train" / name / "seed1.log").read_text()
         devices = re.search(r"CUDA_VISIBLE_DEVICES=(\S+)", train_log).group(1)
         assert devices not in ("", "(unset)"), "the training job was given no GPU"
-        assert (cluster / "results" / "plots" / f"{name}_errors.png").is_file()
+        assert (cluster / "results" / "plots" / name / "seed1_errors.png").is_file()
     assert (cluster / "results" / "metrics" / "test_metrics.csv").is_file()
 
     snakemake(local, "results/data/manifest.csv", "--configfile", "tests/tiny-config.yaml", "--config", data)

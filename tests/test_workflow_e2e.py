@@ -41,6 +41,20 @@ def test_the_default_target_covers_every_experiment(tiny_workdir):
     jobs = planned_jobs(tiny_workdir, *TINY, "--config", "data={path: pets.zip}")
     assert jobs["train"] == 2 and jobs["evaluate"] == 2 and jobs["plot_history"] == 4
     assert jobs["plot_errors"] == 2 and jobs["plot_comparison"] == 1 and jobs["metrics_table"] == 1
+    assert jobs["experiment_summary"] == 2
+
+
+def test_each_seed_is_a_separate_training_job(tiny_workdir):
+    seeds = ["--config", "data={path: pets.zip}", "experiments={augmented: {seeds: [3, 1, 2]}}"]
+    jobs = planned_jobs(tiny_workdir, *TINY, *seeds)
+    assert jobs["train"] == 4 and jobs["evaluate"] == 4 and jobs["plot_confusion"] == 4
+    assert jobs["experiment_summary"] == 2 and jobs["metrics_table"] == 1
+    # the augmented curves need all three of its runs and nothing of the baseline
+    jobs = planned_jobs(tiny_workdir, "results/plots/augmented_loss.png", *TINY, *seeds)
+    assert jobs["train"] == 3 and jobs["plot_history"] == 1 and jobs["model_summary"] == 1
+    # a seed outside the list is no target
+    proc = snakemake(tiny_workdir, "-n", "results/models/augmented/seed7.h5", *TINY, *seeds, check=False)
+    assert proc.returncode != 0 and "MissingRuleException" in proc.stdout + proc.stderr
 
 
 def test_a_third_experiment_is_one_config_key(tiny_workdir):
@@ -53,7 +67,7 @@ def test_a_third_experiment_is_one_config_key(tiny_workdir):
 def test_the_books_model_check_stops_a_changed_architecture_before_training(tiny_workdir):
     proc = snakemake(
         tiny_workdir,
-        "results/models/baseline.h5",
+        "results/models/baseline/seed1.h5",
         "--config",
         "data={source: local, path: pets.zip, split: {train: 4, validation: 2, test: 2}}",
         "experiments={baseline: {dense_units: 256}}",
@@ -69,26 +83,37 @@ def test_the_books_model_check_stops_a_changed_architecture_before_training(tiny
 
 @pytest.mark.slow
 def test_rule_all_and_the_report_on_tiny_synthetic_data(tiny_workdir):
-    snakemake(tiny_workdir, *TINY, "--config", "data={path: pets.zip}")
+    config = ["--config", "data={path: pets.zip}", "experiments={augmented: {seeds: [1, 2]}}"]
+    snakemake(tiny_workdir, *TINY, *config)
     results = tiny_workdir / "results"
-    for name in ("baseline", "augmented"):
-        for kind in ("accuracy", "loss", "confusion", "errors"):
+    for name, seeds in (("baseline", [1]), ("augmented", [1, 2])):
+        for kind in ("accuracy", "loss"):
             assert (results / "plots" / f"{name}_{kind}.png").stat().st_size > 10_000
-        assert (results / "models" / f"{name}_best.h5").is_file()
-        history = pd.read_csv(results / "history" / f"{name}.csv")
-        assert history["epoch"].tolist() == [1, 2]
-        assert (results / "benchmarks" / "train" / f"{name}.tsv").is_file()
+        for seed in seeds:
+            for kind in ("confusion", "errors"):
+                assert (results / "plots" / name / f"seed{seed}_{kind}.png").stat().st_size > 10_000
+            assert (results / "models" / name / f"seed{seed}_best.h5").is_file()
+            history = pd.read_csv(results / "history" / name / f"seed{seed}.csv")
+            assert history["epoch"].tolist() == [1, 2]
+            assert (results / "benchmarks" / "train" / name / f"seed{seed}.tsv").is_file()
+        summary = pd.read_csv(results / "metrics" / f"{name}_summary.csv")
+        assert summary["checkpoint"].tolist() == ["last", "best"]
+        assert summary["seeds"].astype(str).tolist() == [" ".join(map(str, seeds))] * 2
+    augmented = [pd.read_csv(results / "history" / "augmented" / f"seed{s}.csv") for s in (1, 2)]
+    assert augmented[0]["loss"].tolist() != augmented[1]["loss"].tolist()  # the seed reached training
     table = pd.read_csv(results / "metrics" / "test_metrics.csv")
-    assert len(table) == 4 and set(table["images"]) == {12}
-    assert not (results / "checkpoints" / "baseline").exists()
+    assert len(table) == 6 and set(table["images"]) == {12}
+    assert table["seed"].tolist() == [1, 1, 1, 1, 2, 2]
+    assert not (results / "checkpoints" / "baseline" / "seed1").exists()
 
-    snakemake(tiny_workdir, "--report", "report.html", *TINY, "--config", "data={path: pets.zip}")
+    snakemake(tiny_workdir, "--report", "report.html", *TINY, *config)
     html = (tiny_workdir / "report.html").read_text()
     assert len(html) > 100_000
     for needle in (
         "test_metrics.csv",
         "comparison.png",
-        "augmented_errors.png",
+        "seed2_errors.png",
+        "augmented_summary.csv",
         "provenance.json",
         "config.yaml",
     ):

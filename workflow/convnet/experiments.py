@@ -34,6 +34,27 @@ def experiment_settings(config: dict, name: str) -> dict:
     return settings
 
 
+def experiment_seeds(config: dict, name: str) -> list[int]:
+    """The seeds ``name`` is trained with: one run, and one job, per seed."""
+    return [int(seed) for seed in experiment_settings(config, name)["seeds"]]
+
+
+def run_settings(config: dict, name: str, seed: int) -> dict:
+    """The settings of one run: the experiment's, with ``seed`` in place of the list of seeds
+    (so adding a seed to the list does not invalidate the runs that already exist)."""
+    settings = experiment_settings(config, name)
+    seeds = [int(s) for s in settings.pop("seeds")]
+    if int(seed) not in seeds:
+        raise ConfigError(f"seed {seed} is not in experiments.{name}.seeds {seeds}: add it there")
+    settings["seed"] = int(seed)
+    return settings
+
+
+def runs(config: dict) -> list[tuple[str, int]]:
+    """Every (experiment, seed) pair the config asks for, in config order."""
+    return [(name, seed) for name in experiment_names(config) for seed in experiment_seeds(config, name)]
+
+
 def fingerprint(settings: dict, *extra: str) -> str:
     """A short hash of what determines a training run, to tell a stale checkpoint from a good one."""
     text = json.dumps(settings, sort_keys=True) + "|".join(extra)

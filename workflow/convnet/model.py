@@ -111,7 +111,7 @@ def model_from_settings(settings: dict, experiment: str = "") -> keras.Model:
         dense_units=settings["dense_units"],
         dropout=settings["dropout"],
         augmentation=settings["augmentation"],
-        seed=settings["seed"],
+        seed=settings.get("seed"),  # model summaries are built before any run has its seed
     )
 
 

@@ -30,28 +30,52 @@ def best_epoch(history: pd.DataFrame) -> int:
     return int(history.loc[history["val_loss"].idxmin(), "epoch"])
 
 
-def history_figure(history: pd.DataFrame, metric: str, experiment: str):
-    """Training vs validation ``metric`` per epoch, with the best epoch marked."""
+def seed_statistics(histories: list[pd.DataFrame]) -> pd.DataFrame:
+    """Per epoch: the mean, min and max over the seeds' histories of every logged column."""
+    if not histories:
+        raise ValueError("no histories to combine")
+    stacked = pd.concat(histories, ignore_index=True).groupby("epoch")
+    columns = [c for c in histories[0].columns if c != "epoch"]
+    result = stacked[columns].mean()
+    for column in columns:
+        result[f"{column}_min"] = stacked[column].min()
+        result[f"{column}_max"] = stacked[column].max()
+    return result.reset_index()
+
+
+def history_figure(histories: list[pd.DataFrame], metric: str, experiment: str):
+    """Training vs validation ``metric`` per epoch, with the best epoch marked. Several seeds give
+    their mean, with the band between the lowest and highest seed."""
+    seeds = len(histories)
+    history = seed_statistics(histories)
     fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
-    ax.plot(history["epoch"], history[metric], "o", ms=4, color=TRAIN_COLOUR, label=f"Training {metric}")
+    prefix = "Mean training" if seeds > 1 else "Training"
+    ax.plot(history["epoch"], history[metric], "o", ms=4, color=TRAIN_COLOUR, label=f"{prefix} {metric}")
+    validation = f"val_{metric}"
+    prefix = "Mean validation" if seeds > 1 else "Validation"
     ax.plot(
-        history["epoch"],
-        history[f"val_{metric}"],
-        "-",
-        lw=2,
-        color=VALIDATION_COLOUR,
-        label=f"Validation {metric}",
+        history["epoch"], history[validation], "-", lw=2, color=VALIDATION_COLOUR, label=f"{prefix} {metric}"
     )
+    if seeds > 1:
+        for column, colour in ((metric, TRAIN_COLOUR), (validation, VALIDATION_COLOUR)):
+            ax.fill_between(
+                history["epoch"],
+                history[f"{column}_min"],
+                history[f"{column}_max"],
+                color=colour,
+                alpha=0.15,
+                lw=0,
+                gid=f"seed-range-{column}",
+            )
     best = best_epoch(history)
+    which = "lowest mean validation loss" if seeds > 1 else "lowest validation loss"
     ax.axvline(
-        best,
-        ls="--",
-        lw=1,
-        color=BEST_COLOUR,
-        gid="best-epoch",
-        label=f"Best epoch ({best}, lowest validation loss)",
+        best, ls="--", lw=1, color=BEST_COLOUR, gid="best-epoch", label=f"Best epoch ({best}, {which})"
     )
-    ax.set_title(f"{experiment}: training and validation {metric}")
+    title = f"{experiment}: training and validation {metric}"
+    if seeds > 1:
+        title += f"\n(mean of {seeds} seeds; shaded: lowest to highest seed)"
+    ax.set_title(title)
     ax.set_xlabel("Epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(LABELS.get(metric, metric))
@@ -60,13 +84,34 @@ def history_figure(history: pd.DataFrame, metric: str, experiment: str):
     return fig
 
 
-def comparison_figure(histories: dict[str, pd.DataFrame], test_accuracy: dict[str, float]):
-    """Validation accuracy of every experiment on one chart; test accuracy in the legend."""
+def comparison_figure(histories: dict[str, list[pd.DataFrame]], test_accuracy: dict[str, list[float]]):
+    """Validation accuracy of every experiment on one chart (the mean over its seeds); test accuracy
+    of the last-epoch models in the legend (mean +- standard deviation over seeds)."""
     fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
     colours = plt.get_cmap("tab10").colors
-    for i, (name, history) in enumerate(histories.items()):
-        label = f"{name} (test accuracy {test_accuracy[name]:.3f})"
-        ax.plot(history["epoch"], history["val_accuracy"], lw=2, color=colours[i % 10], label=label)
+    for i, (name, runs) in enumerate(histories.items()):
+        history = seed_statistics(runs)
+        accuracy = test_accuracy[name]
+        text = f"{np.mean(accuracy):.3f}"
+        if len(accuracy) > 1:
+            text += f" +- {np.std(accuracy, ddof=1):.3f}, {len(accuracy)} seeds"
+        colour = colours[i % 10]
+        ax.plot(
+            history["epoch"],
+            history["val_accuracy"],
+            lw=2,
+            color=colour,
+            label=f"{name} (test accuracy {text})",
+        )
+        if len(runs) > 1:
+            ax.fill_between(
+                history["epoch"],
+                history["val_accuracy_min"],
+                history["val_accuracy_max"],
+                color=colour,
+                alpha=0.15,
+                lw=0,
+            )
     ax.set_title("Validation accuracy per epoch")
     ax.set_xlabel("Epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -98,7 +143,7 @@ def confusion_figure(metrics: dict):
         ax.set_yticks([0, 1], [f"true {c}" for c in classes])
         accuracy = metrics[checkpoint]["accuracy"]
         ax.set_title(f"{checkpoint} checkpoint (accuracy {accuracy:.3f})")
-    fig.suptitle(f"{metrics['experiment']}: test-set confusion matrix")
+    fig.suptitle(f"{metrics['experiment']} (seed {metrics['seed']}): test-set confusion matrix")
     return fig
 
 
@@ -114,7 +159,7 @@ def errors_figure(
     labels: np.ndarray,
     probabilities: np.ndarray,
     classes,
-    experiment: str,
+    title: str,
     count: int = 16,
 ):
     """A grid of the test images the model got most confidently wrong."""
@@ -132,7 +177,7 @@ def errors_figure(
         )
     if len(chosen) == 0:
         axes[0].text(0.5, 0.5, "no wrong predictions", ha="center", va="center", transform=axes[0].transAxes)
-    fig.suptitle(f"{experiment}: most confidently wrong test images (last checkpoint)")
+    fig.suptitle(f"{title}: most confidently wrong test images (last checkpoint)")
     return fig
 
 

@@ -195,7 +195,13 @@ def train_experiment(
 ) -> list[dict]:
     """Train ``name`` as ``settings`` say, resuming from ``checkpoint_dir``; return the history."""
     precision = configure(settings["precision"], threads, deterministic=True, seed=settings["seed"])
-    log.info("experiment %s: backend %s, precision %s", name, keras.backend.backend(), precision)
+    log.info(
+        "experiment %s, seed %s: backend %s, precision %s",
+        name,
+        settings["seed"],
+        keras.backend.backend(),
+        precision,
+    )
     # Cluster jobs: shows which GPU the scheduler handed over.
     log.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES", "(unset)"))
     train = load_image_set(train_cache)

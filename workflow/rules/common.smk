@@ -11,7 +11,14 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 from convnet.config import check_data_config, coerce_cli_strings
 from convnet.download import archive_name
 from convnet.errors import ConvnetError
-from convnet.experiments import experiment_names, experiment_settings, image_size_key
+from convnet.experiments import (
+    experiment_names,
+    experiment_seeds,
+    experiment_settings,
+    image_size_key,
+    run_settings,
+    runs,
+)
 from convnet.split import SPLITS
 
 SCHEMA = Path(workflow.basedir) / "config" / "config.schema.yaml"
@@ -36,10 +43,14 @@ METRICS = f"{RESULTS}/metrics"
 PLOTS = f"{RESULTS}/plots"
 
 EXPERIMENTS = experiment_names(config)
+# One training run per experiment and seed: its files are named {experiment}/seed{seed}.
+RUN = "{experiment}/seed{seed}"
+SEEDS = sorted({seed for _, seed in runs(config)})
 
 
 wildcard_constraints:
     experiment="|".join(EXPERIMENTS),
+    seed="|".join(str(seed) for seed in SEEDS),
     split="|".join(SPLITS),
     size=r"\d+x\d+",
 
@@ -84,6 +95,28 @@ def experiment_params(wildcards):
     return experiment_settings(config, wildcards.experiment)
 
 
+def run_params(wildcards):
+    """The settings of one run: its experiment's, with the run's own seed."""
+    return run_settings(config, wildcards.experiment, int(wildcards.seed))
+
+
+def runs_of(pattern):
+    """Input function: ``pattern`` (with {experiment} and {seed}) for every seed of the job's
+    experiment, or of every experiment when the job has no experiment wildcard."""
+
+    def paths(wildcards):
+        names = (
+            [wildcards.experiment] if hasattr(wildcards, "experiment") else EXPERIMENTS
+        )
+        return [
+            pattern.format(experiment=name, seed=seed)
+            for name in names
+            for seed in experiment_seeds(config, name)
+        ]
+
+    return paths
+
+
 def cache_for(split):
     """Input function: the decoded-image cache of ``split`` at the experiment's image size."""
 
@@ -95,7 +128,7 @@ def cache_for(split):
 
 
 def final_targets():
-    """Metrics and plots for every experiment in the config, and what the report shows."""
+    """Metrics and plots for every experiment and seed in the config, and what the report shows."""
     targets = [
         MANIFEST,
         f"{METRICS}/test_metrics.csv",
@@ -103,13 +136,10 @@ def final_targets():
         f"{RESULTS}/report/config.yaml",
     ]
     for name in EXPERIMENTS:
-        targets += [
-            f"{MODELS}/{name}.h5",
-            f"{MODELS}/{name}_best.h5",
-            f"{METRICS}/{name}.json",
-        ]
-        targets += [
-            f"{PLOTS}/{name}_{kind}.png"
-            for kind in ("accuracy", "loss", "confusion", "errors")
-        ]
+        targets += [f"{METRICS}/{name}_summary.csv"]
+        targets += [f"{PLOTS}/{name}_{metric}.png" for metric in ("accuracy", "loss")]
+    for name, seed in runs(config):
+        run = RUN.format(experiment=name, seed=seed)
+        targets += [f"{MODELS}/{run}.h5", f"{MODELS}/{run}_best.h5"]
+        targets += [f"{PLOTS}/{run}_{kind}.png" for kind in ("confusion", "errors")]
     return targets

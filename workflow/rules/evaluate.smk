@@ -1,18 +1,19 @@
-# Test-set evaluation of every experiment's last and best model, and the table users compare.
+# Test-set evaluation of every run's last and best model, and the tables users compare: every run,
+# and each experiment's mean and spread over its seeds.
 
 
 rule evaluate:
     input:
-        last=f"{MODELS}/{{experiment}}.h5",
-        best=f"{MODELS}/{{experiment}}_best.h5",
+        last=f"{MODELS}/{RUN}.h5",
+        best=f"{MODELS}/{RUN}_best.h5",
         test=cache_for("test"),
     output:
-        metrics=f"{METRICS}/{{experiment}}.json",
-        predictions=f"{METRICS}/{{experiment}}_predictions.csv",
+        metrics=f"{METRICS}/{RUN}.json",
+        predictions=f"{METRICS}/{RUN}_predictions.csv",
     log:
-        f"{LOGS}/evaluate/{{experiment}}.log",
+        f"{LOGS}/evaluate/{RUN}.log",
     benchmark:
-        f"{BENCHMARKS}/evaluate/{{experiment}}.tsv"
+        f"{BENCHMARKS}/evaluate/{RUN}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: 4
@@ -24,9 +25,31 @@ rule evaluate:
         "../scripts/evaluate.py"
 
 
+rule experiment_summary:
+    input:
+        runs_of(f"{METRICS}/{RUN}.json"),
+    output:
+        report(
+            f"{METRICS}/{{experiment}}_summary.csv",
+            caption="../report/experiment_summary.rst",
+            category="{experiment}",
+            subcategory="Test set",
+            labels={
+                "experiment": "{experiment}",
+                "table": "mean and spread over seeds",
+            },
+        ),
+    log:
+        f"{LOGS}/experiment_summary/{{experiment}}.log",
+    conda:
+        "../../envs/train.yaml"
+    script:
+        "../scripts/metrics_table.py"
+
+
 rule metrics_table:
     input:
-        expand(f"{METRICS}/{{experiment}}.json", experiment=EXPERIMENTS),
+        runs_of(f"{METRICS}/{RUN}.json"),
     output:
         report(
             f"{METRICS}/test_metrics.csv",

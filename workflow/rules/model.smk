@@ -42,13 +42,13 @@ rule train:
         train=cache_for("train"),
         validation=cache_for("validation"),
     output:
-        last=f"{MODELS}/{{experiment}}.h5",
-        best=f"{MODELS}/{{experiment}}_best.h5",
-        history=f"{HISTORY}/{{experiment}}.csv",
+        last=f"{MODELS}/{RUN}.h5",
+        best=f"{MODELS}/{RUN}_best.h5",
+        history=f"{HISTORY}/{RUN}.csv",
     log:
-        f"{LOGS}/train/{{experiment}}.log",
+        f"{LOGS}/train/{RUN}.log",
     benchmark:
-        f"{BENCHMARKS}/train/{{experiment}}.tsv"
+        f"{BENCHMARKS}/train/{RUN}.tsv"
     retries: 2
     conda:
         "../../envs/train.yaml"
@@ -58,9 +58,9 @@ rule train:
         mem_mb=8000,
         runtime=480,
     params:
-        settings=experiment_params,
+        settings=run_params,
         # Outside the declared outputs: Snakemake deletes those when a job fails.
-        checkpoint_dir=f"{CHECKPOINTS}/{{experiment}}",
-        tensorboard_dir=f"{TENSORBOARD}/{{experiment}}",
+        checkpoint_dir=f"{CHECKPOINTS}/{RUN}",
+        tensorboard_dir=f"{TENSORBOARD}/{RUN}",
     script:
         "../scripts/train.py"

@@ -1,10 +1,11 @@
-# Plots: training curves as in the book, the experiments side by side, confusion matrices and
-# the test images each model got most confidently wrong. The config used goes into the report.
+# Plots: training curves as in the book (the mean over an experiment's seeds), the experiments side
+# by side, and per run the confusion matrices and the test images the model got most confidently
+# wrong. The config used goes into the report.
 
 
 rule plot_history:
     input:
-        f"{HISTORY}/{{experiment}}.csv",
+        runs_of(f"{HISTORY}/{RUN}.csv"),
     output:
         report(
             f"{PLOTS}/{{experiment}}_{{metric}}.png",
@@ -25,8 +26,8 @@ rule plot_history:
 
 rule plot_comparison:
     input:
-        histories=expand(f"{HISTORY}/{{experiment}}.csv", experiment=EXPERIMENTS),
-        metrics=expand(f"{METRICS}/{{experiment}}.json", experiment=EXPERIMENTS),
+        histories=runs_of(f"{HISTORY}/{RUN}.csv"),
+        metrics=runs_of(f"{METRICS}/{RUN}.json"),
     output:
         report(
             f"{PLOTS}/comparison.png",
@@ -39,24 +40,28 @@ rule plot_comparison:
     conda:
         "../../envs/plots.yaml"
     params:
-        experiments=EXPERIMENTS,
+        experiments=[name for name, _ in runs(config)],
     script:
         "../scripts/plot.py"
 
 
 rule plot_confusion:
     input:
-        f"{METRICS}/{{experiment}}.json",
+        f"{METRICS}/{RUN}.json",
     output:
         report(
-            f"{PLOTS}/{{experiment}}_confusion.png",
+            f"{PLOTS}/{RUN}_confusion.png",
             caption="../report/confusion.rst",
             category="{experiment}",
             subcategory="Test set",
-            labels={"experiment": "{experiment}", "figure": "confusion matrix"},
+            labels={
+                "experiment": "{experiment}",
+                "seed": "{seed}",
+                "figure": "confusion matrix",
+            },
         ),
     log:
-        f"{LOGS}/plots/{{experiment}}_confusion.log",
+        f"{LOGS}/plots/{RUN}_confusion.log",
     conda:
         "../../envs/plots.yaml"
     script:
@@ -65,18 +70,22 @@ rule plot_confusion:
 
 rule plot_errors:
     input:
-        predictions=f"{METRICS}/{{experiment}}_predictions.csv",
+        predictions=f"{METRICS}/{RUN}_predictions.csv",
         test=cache_for("test"),
     output:
         report(
-            f"{PLOTS}/{{experiment}}_errors.png",
+            f"{PLOTS}/{RUN}_errors.png",
             caption="../report/errors.rst",
             category="{experiment}",
             subcategory="Test set",
-            labels={"experiment": "{experiment}", "figure": "confident errors"},
+            labels={
+                "experiment": "{experiment}",
+                "seed": "{seed}",
+                "figure": "confident errors",
+            },
         ),
     log:
-        f"{LOGS}/plots/{{experiment}}_errors.log",
+        f"{LOGS}/plots/{RUN}_errors.log",
     conda:
         "../../envs/plots.yaml"
     script:

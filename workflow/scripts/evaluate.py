@@ -1,4 +1,4 @@
-"""Snakemake script: evaluate an experiment's last and best models on the test split."""
+"""Snakemake script: evaluate one run's last and best models on the test split."""
 
 import sys
 from pathlib import Path
@@ -12,6 +12,7 @@ from convnet.logs import run_logged
 def main(sm) -> None:
     evaluate_experiment(
         sm.wildcards.experiment,
+        int(sm.wildcards.seed),
         {"last": Path(sm.input.last), "best": Path(sm.input.best)},
         Path(sm.input.test),
         Path(sm.output.metrics),

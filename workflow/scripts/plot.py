@@ -13,18 +13,16 @@ from convnet.logs import run_logged
 
 
 def plot_history(sm):
-    history = plots.read_history(sm.input[0])
-    return plots.history_figure(history, sm.wildcards.metric, sm.wildcards.experiment)
+    histories = [plots.read_history(path) for path in sm.input]
+    return plots.history_figure(histories, sm.wildcards.metric, sm.wildcards.experiment)
 
 
 def plot_comparison(sm):
-    histories = {
-        name: plots.read_history(path) for name, path in zip(sm.params.experiments, sm.input.histories)
-    }
-    accuracy = {
-        name: plots.load_metrics(path)["last"]["accuracy"]
-        for name, path in zip(sm.params.experiments, sm.input.metrics)
-    }
+    # Both inputs list every run, in the order of params.experiments (one entry per run).
+    histories, accuracy = {}, {}
+    for name, history, metrics in zip(sm.params.experiments, sm.input.histories, sm.input.metrics):
+        histories.setdefault(name, []).append(plots.read_history(history))
+        accuracy.setdefault(name, []).append(plots.load_metrics(metrics)["last"]["accuracy"])
     return plots.comparison_figure(histories, accuracy)
 
 
@@ -40,7 +38,7 @@ def plot_errors(sm):
         predictions["label"].to_numpy(),
         predictions["probability_last"].to_numpy(),
         test.classes,
-        sm.wildcards.experiment,
+        f"{sm.wildcards.experiment} (seed {sm.wildcards.seed})",
     )
 
 

@@ -1,4 +1,4 @@
-"""Snakemake script: train one experiment (resuming from its checkpoint if a run was cut short)."""
+"""Snakemake script: train one run, an experiment with one seed (resuming from its checkpoint)."""
 
 import sys
 from pathlib import Path
