@@ -106,6 +106,12 @@ def test_rule_all_and_the_report_on_tiny_synthetic_data(tiny_workdir):
     assert table["seed"].tolist() == [1, 1, 1, 1, 2, 2]
     assert not (results / "checkpoints" / "baseline" / "seed1").exists()
 
+    # a seed added later trains only the new run; the summary and curves take it in
+    more = ["--config", "data={path: pets.zip}", "experiments={augmented: {seeds: [1, 2, 3]}}"]
+    jobs = planned_jobs(tiny_workdir, *TINY, *more)
+    assert jobs["train"] == 1 and jobs["evaluate"] == 1 and "model_summary" not in jobs
+    assert jobs["experiment_summary"] == 1 and jobs["plot_history"] == 2
+
     snakemake(tiny_workdir, "--report", "report.html", *TINY, *config)
     html = (tiny_workdir / "report.html").read_text()
     assert len(html) > 100_000

@@ -91,8 +91,11 @@ def download_params():
 
 
 def experiment_params(wildcards):
-    """The full settings of the experiment a job belongs to (defaults + its own changes)."""
-    return experiment_settings(config, wildcards.experiment)
+    """The settings of the experiment a job belongs to (defaults + its own changes), without its
+    seeds: adding a seed must not rerun the model check that every run of it depends on."""
+    settings = experiment_settings(config, wildcards.experiment)
+    del settings["seeds"]
+    return settings
 
 
 def run_params(wildcards):
