@@ -162,3 +162,17 @@ def test_nan_loss_stops_with_the_epoch_named():
 def test_cache_of_another_image_size_is_a_clear_error(tmp_path, caches):
     with pytest.raises(ConfigError, match="holds 46x46 images but experiments.tiny.image_size is"):
         run(tmp_path, caches, dict(TINY, image_size=[50, 50]))
+
+
+def test_xla_stays_off_on_a_cpu_only_tensorflow():
+    """XLA (jit_compile) measured 2.2x slower on CPU; Keras's "auto" leaves it off there, and on the
+    JAX backend (always compiled) and TF GPUs it decides by itself. Nothing here may force it on."""
+    import tensorflow as tf
+
+    from convnet.model import model_from_settings
+    from convnet.train import compile_model
+
+    if any(device.device_type != "CPU" for device in tf.config.list_physical_devices()):
+        pytest.skip("an accelerator is visible: Keras may choose XLA there")
+    model = compile_model(model_from_settings(TINY), TINY)
+    assert model.jit_compile is False
