@@ -1,0 +1,136 @@
+"""Markdown tables of a finished run, for docs/results.md or a lab notebook: the test metrics over
+seeds, each run's curves in numbers, and the wall time of every benchmarked job.
+
+    python -m convnet.results [--results results]   (with workflow/ on PYTHONPATH)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from .errors import DataError
+
+SUMMARY_METRICS = ["accuracy", "loss", "precision", "recall", "roc_auc"]
+
+
+def read_csv(path: Path, delimiter: str = ",") -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle, delimiter=delimiter))
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def mean_and_spread(row: dict, metric: str) -> str:
+    """``0.712 +- 0.011 (0.700-0.724)``; a single seed has no spread to show."""
+    mean = row[f"{metric}_mean"]
+    if mean == "":
+        return "n/a"
+    text = f"{float(mean):.3f}"
+    if row[f"{metric}_std"] != "":
+        low, high = float(row[f"{metric}_min"]), float(row[f"{metric}_max"])
+        text += f" +- {float(row[f'{metric}_std']):.3f} ({low:.3f}-{high:.3f})"
+    return text
+
+
+def summary_section(results: Path) -> str:
+    files = sorted((results / "metrics").glob("*_summary.csv"))
+    if not files:
+        raise DataError(f"no {results}/metrics/*_summary.csv: run the workflow first")
+    rows = []
+    for path in files:
+        for row in read_csv(path):
+            seeds = row["seeds"].split()
+            rows.append(
+                [row["experiment"], row["checkpoint"], len(seeds)]
+                + [mean_and_spread(row, metric) for metric in SUMMARY_METRICS]
+            )
+    header = ["experiment", "checkpoint", "seeds", *SUMMARY_METRICS]
+    return markdown_table(header, rows)
+
+
+def history_rows(results: Path) -> list[list]:
+    """Per run: epochs, last-epoch validation accuracy, the epoch of the lowest validation loss
+    (where overfitting starts) and its value, and the train-validation accuracy gap at the end."""
+    rows = []
+    for path in sorted((results / "history").glob("*/seed*.csv")):
+        history = read_csv(path)
+        if not history:
+            raise DataError(f"{path} is empty: rerun its training")
+        last = history[-1]
+        best = min(history, key=lambda epoch: float(epoch["val_loss"]))
+        seconds = sum(float(epoch["seconds"]) for epoch in history)
+        rows.append(
+            [
+                path.parent.name,
+                path.stem.removeprefix("seed"),
+                len(history),
+                f"{float(last['val_accuracy']):.3f}",
+                f"{float(max(history, key=lambda e: float(e['val_accuracy']))['val_accuracy']):.3f}",
+                best["epoch"],
+                f"{float(best['val_loss']):.3f}",
+                f"{float(last['val_loss']):.3f}",
+                f"{float(last['accuracy']) - float(last['val_accuracy']):+.3f}",
+                f"{seconds / len(history):.1f}",
+            ]
+        )
+    return rows
+
+
+def history_section(results: Path) -> str:
+    header = [
+        "experiment",
+        "seed",
+        "epochs",
+        "val acc (last epoch)",
+        "val acc (highest)",
+        "epoch of lowest val loss",
+        "lowest val loss",
+        "val loss (last epoch)",
+        "train - val acc (last epoch)",
+        "s/epoch",
+    ]
+    return markdown_table(header, history_rows(results))
+
+
+def rule_times(results: Path) -> list[list]:
+    """Wall time and peak memory of every job that has a ``benchmark:`` file."""
+    rows = []
+    for path in sorted((results / "benchmarks").rglob("*.tsv")):
+        (measured,) = read_csv(path, delimiter="\t")[-1:]
+        job = path.relative_to(results / "benchmarks").with_suffix("").as_posix()
+        rows.append(
+            [job, f"{float(measured['s']):.0f}", measured["h:m:s"], f"{float(measured['max_rss']):.0f}"]
+        )
+    return rows
+
+
+def rule_time_section(results: Path) -> str:
+    return markdown_table(["job", "seconds", "h:m:s", "peak RSS (MB)"], rule_times(results))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=Path("results"), help="the workflow's results folder")
+    args = parser.parse_args(argv)
+    try:
+        sections = [
+            ("Test set, over seeds (mean +- sample std (lowest-highest))", summary_section(args.results)),
+            ("Training curves, per run", history_section(args.results)),
+            ("Wall time per job (results/benchmarks)", rule_time_section(args.results)),
+        ]
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("\n\n".join(f"### {title}\n\n{table}" for title, table in sections))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
