@@ -53,3 +53,30 @@ def test_data_checks(tmp_path: Path):
         check_data_config(dict(data, classes={"cats": "cat", "kittens": "cat"}))
     (tmp_path / "d").mkdir()
     check_data_config(dict(data, source="local", path=str(tmp_path / "d")))
+
+
+def test_seeds_give_one_run_each_and_a_run_carries_only_its_own_seed():
+    from convnet.experiments import experiment_seeds, run_settings, runs
+
+    config = default_config()
+    config["experiment_defaults"]["seeds"] = ["2", "1"]  # as --config hands them over
+    config["experiments"]["augmented"]["seeds"] = [5]
+    coerce_cli_strings(config, SCHEMA)
+    jsonschema.validate(config, SCHEMA)
+    assert runs(config) == [("baseline", 2), ("baseline", 1), ("augmented", 5)]
+    assert experiment_seeds(config, "augmented") == [5]
+    settings = run_settings(config, "baseline", 1)
+    assert settings["seed"] == 1 and "seeds" not in settings
+    # the run's settings (and so its checkpoint fingerprint) do not change when a seed is added
+    config["experiment_defaults"]["seeds"] = [2, 1, 3]
+    assert run_settings(config, "baseline", 1) == settings
+    with pytest.raises(ConfigError, match=r"seed 4 is not in experiments.baseline.seeds \[2, 1, 3\]"):
+        run_settings(config, "baseline", 4)
+
+
+@pytest.mark.parametrize("seeds", [[], [1, 1], [-1], 3])
+def test_bad_seeds_are_refused_by_the_schema(seeds):
+    config = default_config()
+    config["experiment_defaults"]["seeds"] = seeds
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(config, SCHEMA)
