@@ -91,8 +91,9 @@ def download_params():
 
 
 def experiment_params(wildcards):
-    """The settings of the experiment a job belongs to (defaults + its own changes), without its
-    seeds: adding a seed must not rerun the model check that every run of it depends on."""
+    """The settings of the experiment a job belongs to (defaults + its own changes),
+    without its seeds: adding a seed must not rerun the model check its runs wait for.
+    """
     settings = experiment_settings(config, wildcards.experiment)
     del settings["seeds"]
     return settings
