@@ -43,6 +43,19 @@ def seed_statistics(histories: list[pd.DataFrame]) -> pd.DataFrame:
     return result.reset_index()
 
 
+def seed_range(ax, history: pd.DataFrame, column: str, colour) -> None:
+    """Shade ``column`` from its lowest to its highest seed (``seed_statistics`` output)."""
+    ax.fill_between(
+        history["epoch"],
+        history[f"{column}_min"],
+        history[f"{column}_max"],
+        color=colour,
+        alpha=0.15,
+        lw=0,
+        gid=f"seed-range-{column}",
+    )
+
+
 def history_figure(histories: list[pd.DataFrame], metric: str, experiment: str):
     """Training vs validation ``metric`` per epoch, with the best epoch marked. Several seeds give
     their mean, with the band between the lowest and highest seed."""
@@ -58,15 +71,7 @@ def history_figure(histories: list[pd.DataFrame], metric: str, experiment: str):
     )
     if seeds > 1:
         for column, colour in ((metric, TRAIN_COLOUR), (validation, VALIDATION_COLOUR)):
-            ax.fill_between(
-                history["epoch"],
-                history[f"{column}_min"],
-                history[f"{column}_max"],
-                color=colour,
-                alpha=0.15,
-                lw=0,
-                gid=f"seed-range-{column}",
-            )
+            seed_range(ax, history, column, colour)
     best = best_epoch(history)
     which = "lowest mean validation loss" if seeds > 1 else "lowest validation loss"
     ax.axvline(
@@ -104,14 +109,7 @@ def comparison_figure(histories: dict[str, list[pd.DataFrame]], test_accuracy: d
             label=f"{name} (test accuracy {text})",
         )
         if len(runs) > 1:
-            ax.fill_between(
-                history["epoch"],
-                history["val_accuracy_min"],
-                history["val_accuracy_max"],
-                color=colour,
-                alpha=0.15,
-                lw=0,
-            )
+            seed_range(ax, history, "val_accuracy", colour)
     ax.set_title("Validation accuracy per epoch")
     ax.set_xlabel("Epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -103,7 +103,10 @@ def rule_times(results: Path) -> list[list]:
     """Wall time and peak memory of every job that has a ``benchmark:`` file."""
     rows = []
     for path in sorted((results / "benchmarks").rglob("*.tsv")):
-        (measured,) = read_csv(path, delimiter="\t")[-1:]
+        measurements = read_csv(path, delimiter="\t")
+        if not measurements:
+            raise DataError(f"{path} holds no measurement: rerun its job")
+        measured = measurements[-1]  # with --benchmark-repeats, the last repeat
         job = path.relative_to(results / "benchmarks").with_suffix("").as_posix()
         rows.append(
             [job, f"{float(measured['s']):.0f}", measured["h:m:s"], f"{float(measured['max_rss']):.0f}"]
