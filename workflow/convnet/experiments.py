@@ -39,15 +39,20 @@ def experiment_seeds(config: dict, name: str) -> list[int]:
     return [int(seed) for seed in experiment_settings(config, name)["seeds"]]
 
 
-def run_settings(config: dict, name: str, seed: int) -> dict:
-    """The settings of one run: the experiment's, with ``seed`` in place of the list of seeds
-    (so adding a seed to the list does not invalidate the runs that already exist)."""
+def model_settings(config: dict, name: str) -> dict:
+    """The experiment's settings without its list of seeds: what every run of it shares, so adding
+    a seed changes nothing that the existing runs (or the model check they wait for) depend on."""
     settings = experiment_settings(config, name)
-    seeds = [int(s) for s in settings.pop("seeds")]
+    del settings["seeds"]
+    return settings
+
+
+def run_settings(config: dict, name: str, seed: int) -> dict:
+    """The settings of one run: what the experiment's runs share, plus the run's own ``seed``."""
+    seeds = experiment_seeds(config, name)
     if int(seed) not in seeds:
         raise ConfigError(f"seed {seed} is not in experiments.{name}.seeds {seeds}: add it there")
-    settings["seed"] = int(seed)
-    return settings
+    return {**model_settings(config, name), "seed": int(seed)}
 
 
 def runs(config: dict) -> list[tuple[str, int]]:

@@ -11,6 +11,7 @@ import csv
 import sys
 from pathlib import Path
 
+from . import plots
 from .errors import DataError
 
 SUMMARY_METRICS = ["accuracy", "loss", "precision", "recall", "roc_auc"]
@@ -60,24 +61,23 @@ def history_rows(results: Path) -> list[list]:
     (where overfitting starts) and its value, and the train-validation accuracy gap at the end."""
     rows = []
     for path in sorted((results / "history").glob("*/seed*.csv")):
-        history = read_csv(path)
-        if not history:
+        history = plots.read_history(path)
+        if history.empty:
             raise DataError(f"{path} is empty: rerun its training")
-        last = history[-1]
-        best = min(history, key=lambda epoch: float(epoch["val_loss"]))
-        seconds = sum(float(epoch["seconds"]) for epoch in history)
+        last = history.iloc[-1]
+        best = plots.best_epoch(history)
         rows.append(
             [
                 path.parent.name,
                 path.stem.removeprefix("seed"),
                 len(history),
-                f"{float(last['val_accuracy']):.3f}",
-                f"{float(max(history, key=lambda e: float(e['val_accuracy']))['val_accuracy']):.3f}",
-                best["epoch"],
-                f"{float(best['val_loss']):.3f}",
-                f"{float(last['val_loss']):.3f}",
-                f"{float(last['accuracy']) - float(last['val_accuracy']):+.3f}",
-                f"{seconds / len(history):.1f}",
+                f"{last['val_accuracy']:.3f}",
+                f"{history['val_accuracy'].max():.3f}",
+                best,
+                f"{history['val_loss'].min():.3f}",
+                f"{last['val_loss']:.3f}",
+                f"{last['accuracy'] - last['val_accuracy']:+.3f}",
+                f"{history['seconds'].mean():.1f}",
             ]
         )
     return rows

@@ -14,8 +14,8 @@ from convnet.errors import ConvnetError
 from convnet.experiments import (
     experiment_names,
     experiment_seeds,
-    experiment_settings,
     image_size_key,
+    model_settings,
     run_settings,
     runs,
 )
@@ -91,12 +91,8 @@ def download_params():
 
 
 def experiment_params(wildcards):
-    """The settings of the experiment a job belongs to (defaults + its own changes),
-    without its seeds: adding a seed must not rerun the model check its runs wait for.
-    """
-    settings = experiment_settings(config, wildcards.experiment)
-    del settings["seeds"]
-    return settings
+    """The settings every run of the job's experiment shares (defaults + its own changes)."""
+    return model_settings(config, wildcards.experiment)
 
 
 def run_params(wildcards):
