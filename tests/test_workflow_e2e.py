@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pandas as pd
@@ -105,6 +106,11 @@ def test_rule_all_and_the_report_on_tiny_synthetic_data(tiny_workdir):
     assert len(table) == 6 and set(table["images"]) == {12}
     assert table["seed"].tolist() == [1, 1, 1, 1, 2, 2]
     assert not (results / "checkpoints" / "baseline" / "seed1").exists()
+
+    # the same archive copied again (newer time) redoes nothing
+    os.utime(tiny_workdir / "pets.zip")
+    dry_run = snakemake(tiny_workdir, "-n", *TINY, *config)
+    assert "Nothing to be done" in dry_run.stdout + dry_run.stderr
 
     # a seed added later trains only the new run; the summary and curves take it in
     more = ["--config", "data={path: pets.zip}", "experiments={augmented: {seeds: [1, 2, 3]}}"]

@@ -64,9 +64,12 @@ def downloaded_archive():
 
 
 def source_archive():
-    """The archive or folder that split_data reads."""
+    """The archive or folder that split_data reads. A local one is ancient(): copying or touching
+    it (same bytes, newer time) must not redo the split and every training run after it.
+    Another data.path still does (input trigger), and so does a new data.sha256 (params).
+    """
     data = config["data"]
-    return data["path"] if data["source"] == "local" else downloaded_archive()
+    return ancient(data["path"]) if data["source"] == "local" else downloaded_archive()
 
 
 def split_params():
