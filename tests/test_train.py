@@ -176,3 +176,27 @@ def test_xla_stays_off_on_a_cpu_only_tensorflow():
         pytest.skip("an accelerator is visible: Keras may choose XLA there")
     model = compile_model(model_from_settings(TINY), TINY)
     assert model.jit_compile is False
+
+
+@pytest.mark.parametrize("gradient", [1e-5, 1e-4, 1e-2])
+def test_rmsprop_epsilon_1e_14_takes_the_books_keras_2_step(gradient):
+    """Keras 2 (the book) stepped lr*g/(sqrt(v) + 1e-7); Keras 3 steps lr*g/sqrt(v + epsilon).
+    With epsilon 1e-14 the step is Keras 2's (within 5%); Keras 3's own 1e-7 shrinks small ones."""
+    from convnet.model import model_from_settings
+    from convnet.train import compile_model
+
+    def first_step(epsilon):
+        settings = dict(TINY, learning_rate=1e-4)
+        if epsilon is not None:
+            settings["rmsprop_epsilon"] = epsilon
+        optimizer = compile_model(model_from_settings(settings), settings).optimizer
+        weight = keras.Variable(np.zeros(1, dtype="float32"))
+        optimizer.apply_gradients([(np.full(1, gradient, dtype="float32"), weight)])
+        return -float(keras.ops.convert_to_numpy(weight)[0])
+
+    velocity = 0.1 * gradient**2  # rho 0.9, from zero
+    keras_2 = 1e-4 * gradient / (math.sqrt(velocity) + 1e-7)
+    assert first_step(1e-14) == pytest.approx(keras_2, rel=0.05)
+    if gradient < 1e-3:
+        assert first_step(1e-7) < 0.7 * keras_2
+    assert first_step(None) == first_step(1e-7)  # not set: Keras 3's default

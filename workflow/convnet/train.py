@@ -149,9 +149,15 @@ def write_history(path: Path, rows: list[dict]) -> None:
     atomic_write_table(path, HISTORY_COLUMNS, rows)
 
 
+# Keras 3's own RMSprop epsilon. Optional in the config, so that runs which never set it keep
+# their settings, and Snakemake does not retrain them.
+DEFAULT_RMSPROP_EPSILON = 1e-7
+
+
 def compile_model(model: keras.Model, settings: dict) -> keras.Model:
+    epsilon = settings.get("rmsprop_epsilon", DEFAULT_RMSPROP_EPSILON)
     model.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate=settings["learning_rate"]),
+        optimizer=keras.optimizers.RMSprop(learning_rate=settings["learning_rate"], epsilon=epsilon),
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
