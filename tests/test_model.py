@@ -107,3 +107,22 @@ def test_shape_count_mismatch():
     rows = summary_rows(model_from_settings(experiment_settings(CONFIG, "baseline")))
     with pytest.raises(ConfigError, match="lists 3"):
         check_summary(rows, {"shapes": [148, 74, 72]}, "baseline")
+
+
+def test_seeded_augmentation_layers_draw_independently():
+    """With one seed shared by every layer, each flipped image was also rotated the same way and
+    zoomed by an amount tied to its angle (the layers drew the same numbers)."""
+    import numpy as np
+
+    from convnet.model import make_augmentation
+
+    spec = experiment_settings(CONFIG, "augmented")["augmentation"]
+    layers = {layer.name: layer for layer in make_augmentation(spec, seed=1)}
+    images = np.zeros((256, 46, 46, 3), dtype="float32")
+    draws = {
+        name: np.asarray(layers[name].get_random_transformation(images, training=True)[key], dtype=float)
+        for name, key in (("flip", "flips"), ("rotate", "angle"), ("zoom", "height_zoom"))
+    }
+    flipped, angle, zoom = draws["flip"].ravel() > 0.5, draws["rotate"].ravel(), draws["zoom"].ravel()
+    assert 0.35 < np.mean(flipped == (angle < 0)) < 0.65
+    assert abs(np.corrcoef(angle, zoom)[0, 1]) < 0.2

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import layers
 
 from .errors import ConfigError
@@ -30,17 +31,29 @@ from .errors import ConfigError
 CHECKED_LAYER_TYPES = ("Conv2D", "MaxPooling2D", "Flatten", "Dense")
 
 
+def random_layer_seeds(seed: int | None) -> list[int | None]:
+    """One seed for each random layer (five augmentation layers, then Dropout), derived from the
+    run's seed. Layers given the same seed draw the same numbers: every flipped image would also
+    be rotated one way, and zoomed by an amount tied to that angle."""
+    if seed is None:
+        return [None] * 6
+    return [int(s) for s in np.random.SeedSequence(seed).generate_state(6)]
+
+
 def make_augmentation(spec: dict | None, seed: int | None = None) -> list[layers.Layer]:
     """Keras preprocessing layers equivalent to the book's ImageDataGenerator arguments."""
     if not spec:
         return []
     fill = spec.get("fill_mode", "nearest")
+    layer_seeds = iter(random_layer_seeds(seed))
     result: list[layers.Layer] = []
     if spec.get("horizontal_flip"):
-        result.append(layers.RandomFlip("horizontal", seed=seed, name="flip"))
+        result.append(layers.RandomFlip("horizontal", seed=next(layer_seeds), name="flip"))
     if spec.get("rotation_degrees"):
         result.append(
-            layers.RandomRotation(spec["rotation_degrees"] / 360.0, fill_mode=fill, seed=seed, name="rotate")
+            layers.RandomRotation(
+                spec["rotation_degrees"] / 360.0, fill_mode=fill, seed=next(layer_seeds), name="rotate"
+            )
         )
     if spec.get("width_shift") or spec.get("height_shift"):
         result.append(
@@ -48,16 +61,18 @@ def make_augmentation(spec: dict | None, seed: int | None = None) -> list[layers
                 spec.get("height_shift", 0.0),
                 spec.get("width_shift", 0.0),
                 fill_mode=fill,
-                seed=seed,
+                seed=next(layer_seeds),
                 name="shift",
             )
         )
     if spec.get("shear_degrees"):
         coefficient = math.tan(math.radians(spec["shear_degrees"]))
-        result.append(layers.RandomShear(x_factor=coefficient, fill_mode=fill, seed=seed, name="shear"))
+        result.append(
+            layers.RandomShear(x_factor=coefficient, fill_mode=fill, seed=next(layer_seeds), name="shear")
+        )
     if spec.get("zoom"):
         zoom = spec["zoom"]
-        result.append(layers.RandomZoom(zoom, zoom, fill_mode=fill, seed=seed, name="zoom"))
+        result.append(layers.RandomZoom(zoom, zoom, fill_mode=fill, seed=next(layer_seeds), name="zoom"))
     return result
 
 
@@ -82,7 +97,7 @@ def make_model(
         x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
     x = layers.Flatten(name="flatten")(x)
     if dropout:
-        x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
+        x = layers.Dropout(dropout, seed=random_layer_seeds(seed)[-1], name="dropout")(x)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(x)
     return keras.Model(inputs, outputs, name=name)
