@@ -31,13 +31,17 @@ from .errors import ConfigError
 CHECKED_LAYER_TYPES = ("Conv2D", "MaxPooling2D", "Flatten", "Dense")
 
 
-def random_layer_seeds(seed: int | None) -> list[int | None]:
-    """One seed for each random layer (five augmentation layers, then Dropout), derived from the
-    run's seed. Layers given the same seed draw the same numbers: every flipped image would also
-    be rotated one way, and zoomed by an amount tied to that angle."""
+# Every layer that draws random numbers, in a fixed order: each gets its own seed from the run's.
+RANDOM_LAYERS = ("flip", "rotate", "shift", "shear", "zoom", "dropout")
+
+
+def layer_seed(seed: int | None, layer: str) -> int | None:
+    """The seed of one random layer, derived from the run's seed. Layers given the same seed draw
+    the same numbers: every flipped image would also be rotated one way, and zoomed by an amount
+    tied to that angle."""
     if seed is None:
-        return [None] * 6
-    return [int(s) for s in np.random.SeedSequence(seed).generate_state(6)]
+        return None
+    return int(np.random.SeedSequence(seed).generate_state(len(RANDOM_LAYERS))[RANDOM_LAYERS.index(layer)])
 
 
 def make_augmentation(spec: dict | None, seed: int | None = None) -> list[layers.Layer]:
@@ -45,14 +49,16 @@ def make_augmentation(spec: dict | None, seed: int | None = None) -> list[layers
     if not spec:
         return []
     fill = spec.get("fill_mode", "nearest")
-    layer_seeds = iter(random_layer_seeds(seed))
     result: list[layers.Layer] = []
     if spec.get("horizontal_flip"):
-        result.append(layers.RandomFlip("horizontal", seed=next(layer_seeds), name="flip"))
+        result.append(layers.RandomFlip("horizontal", seed=layer_seed(seed, "flip"), name="flip"))
     if spec.get("rotation_degrees"):
         result.append(
             layers.RandomRotation(
-                spec["rotation_degrees"] / 360.0, fill_mode=fill, seed=next(layer_seeds), name="rotate"
+                spec["rotation_degrees"] / 360.0,
+                fill_mode=fill,
+                seed=layer_seed(seed, "rotate"),
+                name="rotate",
             )
         )
     if spec.get("width_shift") or spec.get("height_shift"):
@@ -61,18 +67,22 @@ def make_augmentation(spec: dict | None, seed: int | None = None) -> list[layers
                 spec.get("height_shift", 0.0),
                 spec.get("width_shift", 0.0),
                 fill_mode=fill,
-                seed=next(layer_seeds),
+                seed=layer_seed(seed, "shift"),
                 name="shift",
             )
         )
     if spec.get("shear_degrees"):
         coefficient = math.tan(math.radians(spec["shear_degrees"]))
         result.append(
-            layers.RandomShear(x_factor=coefficient, fill_mode=fill, seed=next(layer_seeds), name="shear")
+            layers.RandomShear(
+                x_factor=coefficient, fill_mode=fill, seed=layer_seed(seed, "shear"), name="shear"
+            )
         )
     if spec.get("zoom"):
         zoom = spec["zoom"]
-        result.append(layers.RandomZoom(zoom, zoom, fill_mode=fill, seed=next(layer_seeds), name="zoom"))
+        result.append(
+            layers.RandomZoom(zoom, zoom, fill_mode=fill, seed=layer_seed(seed, "zoom"), name="zoom")
+        )
     return result
 
 
@@ -97,7 +107,7 @@ def make_model(
         x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
     x = layers.Flatten(name="flatten")(x)
     if dropout:
-        x = layers.Dropout(dropout, seed=random_layer_seeds(seed)[-1], name="dropout")(x)
+        x = layers.Dropout(dropout, seed=layer_seed(seed, "dropout"), name="dropout")(x)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(x)
     return keras.Model(inputs, outputs, name=name)
