@@ -1,4 +1,4 @@
-"""The README is the truth: CI runs exactly the test command it gives."""
+"""The README is the truth: CI runs exactly the test command it gives, and its links resolve."""
 
 import re
 
@@ -13,7 +13,7 @@ def test_ci_runs_the_readme_test_command():
     assert command in (ROOT / ".ci" / "run").read_text()
 
 
-def test_every_relative_link_in_the_docs_points_at_a_committed_file():
+def test_every_relative_link_in_the_docs_points_at_a_file_in_the_repository():
     # The README and docs/results.md show pictures copied out of results/ (git-ignored); a link
     # to a file that was never copied renders as a broken image on GitHub.
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
