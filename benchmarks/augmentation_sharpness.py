@@ -1,9 +1,11 @@
 """How sharp are the images the augmented model trains on, next to the ones it is judged on?
 
-The workflow augments with one Keras 3 layer per transformation (rotation, shift, shear, zoom), so
-every training image is resampled four times; the book's ImageDataGenerator folds the same
-transformations into one matrix and resamples once. Each bilinear resample blurs a little, so the
-two can train on differently sharp images while validation and test images are never resampled.
+With ``augmentation.method: layers`` the workflow augments with one Keras 3 layer per
+transformation (rotation, shift, shear, zoom), so every training image is resampled four times,
+bilinearly; the book's ImageDataGenerator folds the same transformations into one matrix and
+resamples once (Keras 2.0.8: nearest neighbour; TensorFlow's legacy copy of it: bilinear), and so
+does the workflow's default ``method: affine``. Each bilinear resample blurs a little, so the
+methods can train on differently sharp images while validation and test images are never resampled.
 
 Sharpness here is the mean absolute difference between neighbouring grey pixels, in the middle 60%
 of the image (away from the filled borders). Validation images blurred with a Gaussian of known
@@ -32,7 +34,7 @@ import yaml  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 from convnet.cache import load_image_set  # noqa: E402
-from convnet.experiments import experiment_settings  # noqa: E402
+from convnet.experiments import cache_key, experiment_settings  # noqa: E402
 
 BLUR_SIGMAS = (0.5, 0.75, 1.0)
 
@@ -51,13 +53,13 @@ def gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
     return ndimage.gaussian_filter(images.astype(np.float32), (0, sigma, sigma, 0))
 
 
-def keras_layers_augment(images: np.ndarray, spec: dict, seed: int) -> np.ndarray:
-    """The workflow's augmentation: its own layers, in training mode."""
+def workflow_augment(images: np.ndarray, spec: dict, seed: int) -> np.ndarray:
+    """The workflow's augmentation as ``spec`` sets it up (its ``method``), in training mode."""
     import keras
 
-    from convnet.model import make_augmentation
+    from convnet.augmentation import augmentation_layers
 
-    stack = keras.Sequential(make_augmentation(spec, seed))
+    stack = keras.Sequential(augmentation_layers(spec, seed))
     batches = [stack(images[i : i + 50].astype("float32"), training=True) for i in range(0, len(images), 50)]
     return np.concatenate([keras.ops.convert_to_numpy(batch) for batch in batches])
 
@@ -66,15 +68,9 @@ def book_generator_augment(images: np.ndarray, spec: dict, seed: int) -> np.ndar
     """The book's augmentation: ImageDataGenerator with the same settings, one resample per image."""
     from tensorflow.keras.preprocessing.image import ImageDataGenerator
 
-    generator = ImageDataGenerator(
-        rotation_range=spec.get("rotation_degrees", 0),
-        width_shift_range=spec.get("width_shift", 0.0),
-        height_shift_range=spec.get("height_shift", 0.0),
-        shear_range=spec.get("shear_degrees", 0.0),
-        zoom_range=spec.get("zoom", 0.0),
-        horizontal_flip=bool(spec.get("horizontal_flip")),
-        fill_mode=spec.get("fill_mode", "nearest"),
-    )
+    from convnet.augmentation import image_data_generator_arguments
+
+    generator = ImageDataGenerator(**image_data_generator_arguments(spec))
     return np.stack(
         [generator.random_transform(image.astype("float32"), seed=seed + i) for i, image in enumerate(images)]
     )
@@ -104,17 +100,27 @@ def main(argv: list[str] | None = None) -> None:
     spec = settings["augmentation"]
     if not spec:
         parser.error(f"experiments.{args.experiment} in {args.config} has no augmentation")
-    height, width = settings["image_size"]
-    cache = args.results / "cache" / f"{height}x{width}"
+    cache = args.results / "cache" / cache_key(settings)
     train, validation = (load_image_set(cache / f"{split}.npz") for split in ("train", "validation"))
     x_train, x_validation = train.images[: args.images], validation.images[: args.images]
 
     rows = [
         ("validation images, as stored", sharpness(x_validation)),
         ("training images, as stored", sharpness(x_train)),
-        ("training, the workflow's Keras layers", sharpness(keras_layers_augment(x_train, spec, args.seed))),
         (
-            "training, the book's ImageDataGenerator",
+            "training, the workflow's affine layer (method affine, nearest)",
+            sharpness(
+                workflow_augment(x_train, dict(spec, method="affine", interpolation="nearest"), args.seed)
+            ),
+        ),
+        (
+            "training, Keras 3 layers (method layers, bilinear)",
+            sharpness(
+                workflow_augment(x_train, dict(spec, method="layers", interpolation="bilinear"), args.seed)
+            ),
+        ),
+        (
+            "training, TensorFlow's legacy ImageDataGenerator (bilinear)",
             sharpness(book_generator_augment(x_train, spec, args.seed)),
         ),
     ]

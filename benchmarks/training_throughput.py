@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -28,15 +29,17 @@ sys.path.insert(0, str(ROOT / "workflow"))
 
 import yaml  # noqa: E402
 
-from convnet.experiments import experiment_settings  # noqa: E402
+from convnet.experiments import deep_merge, cache_key, experiment_settings  # noqa: E402
 
 PIPELINES = ("book", "workflow", "ceiling")
-BOOK_VALIDATION_STEPS = 50  # the book: 50 batches of 20 = the 1000 validation images
 
 
-def settings_for(experiment: str) -> dict:
+def load_config(configfiles: list[Path]) -> dict:
+    """config/config.yaml with each ``--configfile`` layered over it, key by key, as Snakemake does."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    return experiment_settings(config, experiment)
+    for path in configfiles:
+        config = deep_merge(config, yaml.safe_load(Path(path).read_text()))
+    return config
 
 
 class Timer:
@@ -72,8 +75,8 @@ def book_model():
     import keras
     from keras import layers
 
-    def build(dropout):
-        model = keras.Sequential([keras.Input((150, 150, 3))])
+    def build(dropout, input_shape):
+        model = keras.Sequential([keras.Input(input_shape)])
         for filters in (32, 64, 128, 128):
             model.add(layers.Conv2D(filters, 3, activation="relu"))
             model.add(layers.MaxPooling2D(2))
@@ -87,16 +90,22 @@ def book_model():
     return build
 
 
+def training_images(config: dict) -> int:
+    """Training images per epoch: data.split.train of each class."""
+    return config["data"]["split"]["train"] * len(config["data"]["classes"])
+
+
 def run_one(
-    pipeline: str, experiment: str, data_dir: Path, cache_dir: Path, epochs: int, precision: str
+    pipeline: str, experiment: str, config: dict, data_dir: Path, cache_dir: Path, epochs: int, precision: str
 ) -> dict:
     import keras
 
     from convnet.backend import configure
 
-    settings = settings_for(experiment)
+    settings = experiment_settings(config, experiment)
     batch = settings["batch_size"]
-    steps = settings["steps_per_epoch"] or 2000 // batch
+    steps = settings["steps_per_epoch"] or math.ceil(training_images(config) / batch)
+    validation_steps = math.ceil(config["data"]["split"]["validation"] * len(config["data"]["classes"]) / 20)
     timer = Timer.make()
     chosen = "float32" if pipeline == "book" else precision
     chosen = configure(chosen, threads=os.cpu_count(), deterministic=False, seed=1)
@@ -104,25 +113,18 @@ def run_one(
     if pipeline == "book":
         from tensorflow.keras.preprocessing.image import ImageDataGenerator
 
-        augmentation = settings["augmentation"] or {}
+        from convnet.augmentation import image_data_generator_arguments
+
+        size = tuple(settings["image_size"])
         train_gen = ImageDataGenerator(
-            rescale=1.0 / 255,
-            rotation_range=augmentation.get("rotation_degrees", 0),
-            width_shift_range=augmentation.get("width_shift", 0.0),
-            height_shift_range=augmentation.get("height_shift", 0.0),
-            shear_range=augmentation.get("shear_degrees", 0.0),
-            zoom_range=augmentation.get("zoom", 0.0),
-            horizontal_flip=augmentation.get("horizontal_flip", False),
-            fill_mode=augmentation.get("fill_mode", "nearest"),
-        ).flow_from_directory(
-            data_dir / "train", target_size=(150, 150), batch_size=batch, class_mode="binary"
-        )
+            rescale=1.0 / 255, **image_data_generator_arguments(settings["augmentation"])
+        ).flow_from_directory(data_dir / "train", target_size=size, batch_size=batch, class_mode="binary")
         val_gen = ImageDataGenerator(rescale=1.0 / 255).flow_from_directory(
-            data_dir / "validation", target_size=(150, 150), batch_size=20, class_mode="binary"
+            data_dir / "validation", target_size=size, batch_size=20, class_mode="binary"
         )
-        model = book_model()(settings["dropout"])
+        model = book_model()(settings["dropout"], (*size, 3))
         model.compile(
-            optimizer=keras.optimizers.RMSprop(learning_rate=1e-4),
+            optimizer=keras.optimizers.RMSprop(learning_rate=settings["learning_rate"]),
             loss="binary_crossentropy",
             metrics=["accuracy"],
         )
@@ -131,7 +133,7 @@ def run_one(
             steps_per_epoch=steps,
             epochs=epochs,
             validation_data=val_gen,
-            validation_steps=BOOK_VALIDATION_STEPS,
+            validation_steps=validation_steps,
             callbacks=[timer],
             verbose=0,
         )
@@ -141,10 +143,12 @@ def run_one(
         from convnet.pipeline import fit_arguments
         from convnet.train import compile_model
 
-        train = load_image_set(cache_dir / "train.npz")
-        validation = load_image_set(cache_dir / "validation.npz")
+        train = load_image_set(cache_dir / cache_key(settings) / "train.npz")
+        validation = load_image_set(cache_dir / cache_key(settings) / "validation.npz")
         model = compile_model(model_from_settings(settings), settings)
-        arguments = fit_arguments(train, validation, batch, settings["steps_per_epoch"], seed=1)
+        arguments = fit_arguments(
+            train, validation, batch, settings["steps_per_epoch"], seed=1, epochs=epochs
+        )
         model.fit(**arguments, epochs=epochs, callbacks=[timer], verbose=0)
     else:
         import numpy as np
@@ -158,7 +162,7 @@ def run_one(
 
         model = compile_model(model_from_settings(dict(settings, augmentation=None)), settings)
         rng = np.random.default_rng(0)
-        x = tf.constant(rng.integers(0, 255, (batch, 150, 150, 3)).astype("uint8"))
+        x = tf.constant(rng.integers(0, 255, (batch, *settings["image_size"], 3)).astype("uint8"))
         y = tf.constant(rng.integers(0, 2, (batch,)).astype("float32"))
         dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
         options = tf.data.Options()
@@ -182,24 +186,26 @@ def run_one(
     }
 
 
-def prepare(data: Path, work: Path) -> tuple[Path, Path]:
-    """Split the archive as the workflow does and decode the caches once."""
+def prepare(data: Path, work: Path, config: dict, experiments: list[str]) -> tuple[Path, Path]:
+    """Split the archive as the workflow does and decode each experiment's caches once."""
     from convnet.cache import build_image_set, save_image_set
     from convnet.prepare import prepare_dataset
 
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     data_dir, cache_dir = work / "data", work / "cache"
     prepare_dataset(data, data_dir, dict(config["data"], source="local"), threads=os.cpu_count())
-    for split in ("train", "validation"):
-        image_set = build_image_set(
-            data_dir,
-            data_dir / "manifest.csv",
-            split,
-            (150, 150),
-            list(config["data"]["classes"]),
-            threads=os.cpu_count(),
-        )
-        save_image_set(cache_dir / f"{split}.npz", image_set)
+    caches = {cache_key(s): s for s in (experiment_settings(config, name) for name in experiments)}
+    for key, settings in caches.items():
+        for split in ("train", "validation"):
+            image_set = build_image_set(
+                data_dir,
+                data_dir / "manifest.csv",
+                split,
+                tuple(settings["image_size"]),
+                list(config["data"]["classes"]),
+                threads=os.cpu_count(),
+                interpolation=settings["resize_interpolation"],
+            )
+            save_image_set(cache_dir / key / f"{split}.npz", image_set)
     return data_dir, cache_dir
 
 
@@ -210,6 +216,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/dogs-vs-cats-128px.zip")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement; the first is warm-up")
     parser.add_argument("--experiments", nargs="+", default=["baseline", "augmented"])
+    parser.add_argument(
+        "--configfile",
+        type=Path,
+        action="append",
+        default=[],
+        help="a config layered over config/config.yaml (as snakemake --configfile), e.g. to add experiments",
+    )
     parser.add_argument("--pipelines", nargs="+", default=list(PIPELINES), choices=PIPELINES)
     parser.add_argument(
         "--precision", default="auto", help="workflow and ceiling precision (the book: float32)"
@@ -220,16 +233,19 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    config = load_config(args.configfile)
     if args.one:
         pipeline, experiment, data_dir, cache_dir = args.one
-        result = run_one(pipeline, experiment, Path(data_dir), Path(cache_dir), args.epochs, args.precision)
+        result = run_one(
+            pipeline, experiment, config, Path(data_dir), Path(cache_dir), args.epochs, args.precision
+        )
         print("RESULT " + json.dumps(result))
         return
 
     import keras
 
     with tempfile.TemporaryDirectory(prefix="convnet-bench-") as tmp:
-        data_dir, cache_dir = prepare(args.data, Path(tmp))
+        data_dir, cache_dir = prepare(args.data, Path(tmp), config, args.experiments)
         results = []
         for experiment in args.experiments:
             for pipeline in args.pipelines:
@@ -240,6 +256,7 @@ def main() -> None:
                     str(args.epochs),
                     "--precision",
                     args.precision,
+                    *[f"--configfile={path.resolve()}" for path in args.configfile],
                     "--one",
                     pipeline,
                     experiment,

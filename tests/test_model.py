@@ -36,8 +36,10 @@ def test_book_model_has_the_books_parameters_and_shapes(name):
     assert model.layers[-1].dtype_policy.name == "float32"
 
 
-def test_augmentation_layers_follow_the_book():
-    model = model_from_settings(experiment_settings(CONFIG, "augmented"))
+def test_layers_method_maps_the_books_arguments_to_keras_layers():
+    settings = experiment_settings(CONFIG, "augmented")
+    settings["augmentation"]["method"] = "layers"
+    model = model_from_settings(settings)
     layers = {layer.name: layer for layer in model.layers}
     assert layers["flip"].mode == "horizontal"
     assert layers["rotate"].factor == pytest.approx((-40 / 360, 40 / 360))
@@ -48,12 +50,19 @@ def test_augmentation_layers_follow_the_book():
             for end in ("lower", "upper")
         ]
         assert bounds == pytest.approx([-0.2, 0.2, -0.2, 0.2])
-    assert layers["shear"].x_factor == pytest.approx((-0.0034907, 0.0034907), abs=1e-6)  # tan(0.2 deg)
+    assert layers["shear"].x_factor == pytest.approx((-0.20271, 0.20271), abs=1e-5)  # tan(0.2 rad)
     assert layers["shear"].y_factor == pytest.approx((0.0, 0.0))
     for name in ("rotate", "shift", "shear", "zoom"):
         assert layers[name].fill_mode == "nearest"
     names = [layer.name for layer in model.layers]
     assert names.index("zoom") < names.index("rescale") < names.index("conv1")
+
+
+def test_book_augmentation_is_one_layer_before_rescaling():
+    model = model_from_settings(dict(experiment_settings(CONFIG, "augmented"), seed=1))
+    names = [layer.name for layer in model.layers]
+    assert names[:3] == ["image", "augment", "rescale"]
+    assert model.count_params() == 3_453_121
 
 
 def test_summary_check_passes_for_the_book_and_writes_both_files(tmp_path):
@@ -114,10 +123,10 @@ def test_seeded_augmentation_layers_draw_independently():
     zoomed by an amount tied to its angle (the layers drew the same numbers)."""
     import numpy as np
 
-    from convnet.model import make_augmentation
+    from convnet.augmentation import keras_layers
 
-    spec = experiment_settings(CONFIG, "augmented")["augmentation"]
-    layers = {layer.name: layer for layer in make_augmentation(spec, seed=1)}
+    spec = dict(experiment_settings(CONFIG, "augmented")["augmentation"], method="layers")
+    layers = {layer.name: layer for layer in keras_layers(spec, seed=1)}
     images = np.zeros((256, 46, 46, 3), dtype="float32")
     draws = {
         name: np.asarray(layers[name].get_random_transformation(images, training=True)[key], dtype=float)

@@ -28,13 +28,18 @@ class ImageSet:
         return len(self.labels)
 
 
-def decode(path: Path, size: tuple[int, int]) -> np.ndarray:
-    """RGB uint8 of shape (height, width, 3). Bilinear resize, as keras.utils.image_dataset_from_directory."""
+# nearest: the book's Keras 2.0.8 load_img called Pillow's resize() without a filter, which was
+# nearest neighbour until Pillow 7.0; bilinear: keras.utils.image_dataset_from_directory.
+RESIZE_FILTERS = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR}
+
+
+def decode(path: Path, size: tuple[int, int], interpolation: str = "bilinear") -> np.ndarray:
+    """RGB uint8 of shape (height, width, 3), resized with ``interpolation`` (nearest or bilinear)."""
     height, width = size
     with Image.open(path) as image:
         image = image.convert("RGB")
         if image.size != (width, height):
-            image = image.resize((width, height), Image.Resampling.BILINEAR)
+            image = image.resize((width, height), RESIZE_FILTERS[interpolation])
         return np.asarray(image, dtype=np.uint8)
 
 
@@ -47,9 +52,16 @@ def read_manifest(manifest: Path, split: str) -> list[dict]:
 
 
 def build_image_set(
-    data_dir: Path, manifest: Path, split: str, size: tuple[int, int], classes: list[str], threads: int = 1
+    data_dir: Path,
+    manifest: Path,
+    split: str,
+    size: tuple[int, int],
+    classes: list[str],
+    threads: int = 1,
+    interpolation: str = "bilinear",
 ) -> ImageSet:
-    """Decode the images of one split, in manifest order, in parallel across ``threads``."""
+    """Decode the images of one split, in manifest order, in parallel across ``threads``, resized
+    to ``size`` with ``interpolation``."""
     rows = read_manifest(manifest, split)
     unknown = {row["class"] for row in rows} - set(classes)
     if unknown:
@@ -62,14 +74,14 @@ def build_image_set(
 
     def fill(index: int) -> None:
         try:
-            images[index] = decode(paths[index], size)
+            images[index] = decode(paths[index], size, interpolation)
         except (OSError, ValueError) as exc:
             raise DataError(f"{paths[index]}: cannot be decoded ({exc}); rerun the data step") from None
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         list(pool.map(fill, range(len(rows))))
     labels = np.array([classes.index(row["class"]) for row in rows], dtype=np.float32)
-    log.info("%s: %d images decoded to %dx%d", split, len(rows), size[0], size[1])
+    log.info("%s: %d images decoded to %dx%d (%s)", split, len(rows), size[0], size[1], interpolation)
     return ImageSet(images, labels, np.array([row["file"] for row in rows]), tuple(classes))
 
 

@@ -5,18 +5,38 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 
 from .errors import ConfigError
 
 
-def _merge(base: dict, changes: dict) -> dict:
+def deep_merge(base: dict, changes: dict) -> dict:
     merged = copy.deepcopy(base)
     for key, value in (changes or {}).items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+# What an augmentation block means when it leaves these out: the book's Keras 2.0.8 generator.
+AUGMENTATION_DEFAULTS = {"method": "affine", "interpolation": "nearest", "fill_mode": "nearest"}
+
+
+def with_augmentation_defaults(spec: dict | None) -> dict | None:
+    """The augmentation settings with method, interpolation and fill mode filled in; None (or an
+    empty mapping) means no augmentation."""
+    if not spec:
+        return None
+    return {**AUGMENTATION_DEFAULTS, **spec}
+
+
+def shear_angle(spec: dict) -> float:
+    """The shear angle in radians, from ``shear_radians`` or ``shear_degrees`` (0 if neither)."""
+    if spec.get("shear_radians"):
+        return float(spec["shear_radians"])
+    return math.radians(spec.get("shear_degrees") or 0.0)
 
 
 def experiment_names(config: dict) -> list[str]:
@@ -28,9 +48,14 @@ def experiment_settings(config: dict, name: str) -> dict:
     if name not in config["experiments"]:
         known = ", ".join(config["experiments"])
         raise ConfigError(f"unknown experiment {name!r}: the config's experiments are {known}")
-    settings = _merge(config["experiment_defaults"], config["experiments"][name] or {})
-    if settings.get("augmentation") == {}:
-        settings["augmentation"] = None
+    settings = deep_merge(config["experiment_defaults"], config["experiments"][name] or {})
+    augmentation = with_augmentation_defaults(settings.get("augmentation"))
+    if augmentation and augmentation.get("shear_radians") and augmentation.get("shear_degrees"):
+        raise ConfigError(
+            f"experiments.{name}.augmentation sets both shear_radians and shear_degrees: keep one "
+            "(set the other to null)"
+        )
+    settings["augmentation"] = augmentation
     return settings
 
 
@@ -67,6 +92,12 @@ def fingerprint(settings: dict, *extra: str) -> str:
 
 
 def image_size_key(settings: dict) -> str:
-    """``150x150``: names the decoded-image cache shared by experiments with the same size."""
+    """``150x150``: the height and width images are resized to."""
     height, width = settings["image_size"]
     return f"{height}x{width}"
+
+
+def cache_key(settings: dict) -> str:
+    """``150x150-nearest``: names the decoded-image cache that experiments with the same image size
+    and resize interpolation share."""
+    return f"{image_size_key(settings)}-{settings['resize_interpolation']}"

@@ -1,89 +1,22 @@
-"""The book's convnet, built with the Keras 3 API only (it runs on the TensorFlow, JAX and PyTorch
-backends), and the model-summary check that guards training.
+"""The book's convnet, built with the Keras 3 API only, and the model-summary check that guards
+training.
 
-How the book's ``ImageDataGenerator`` arguments map to Keras preprocessing layers:
-
-| book argument            | layer                                                              |
-| ------------------------ | ------------------------------------------------------------------ |
-| ``rescale=1./255``       | ``Rescaling(1/255)``, inside the model                             |
-| ``horizontal_flip=True`` | ``RandomFlip("horizontal")``                                       |
-| ``rotation_range=40``    | ``RandomRotation(40/360)``: the layer takes a fraction of a turn   |
-| ``width_shift_range=0.2``| ``RandomTranslation(height_shift, 0.2)``: fractions, as in the book |
-| ``shear_range=0.2``      | ``RandomShear(x_factor=tan(0.2 deg))``: the generator's shear is an |
-|                          | angle in degrees, the layer's factor is the shear coefficient       |
-| ``zoom_range=0.2``       | ``RandomZoom(0.2, 0.2)``: height and width drawn independently      |
-| ``fill_mode="nearest"``  | ``fill_mode="nearest"`` on every geometric layer (Keras: reflect)   |
-
-Augmentation layers are active only in training (``training=True``), so evaluation and prediction
-see the plain image, as with the book's separate test generator.
+The book's ``ImageDataGenerator(rescale=1./255, ...)`` becomes layers inside the model:
+``Rescaling(1/255)`` and the augmentation of ``convnet.augmentation`` (by default one layer that
+draws and resamples as Keras 2.0.8's generator did). Augmentation is active only in training
+(``training=True``), so evaluation and prediction see the plain image, as with the book's separate
+test generator.
 """
 
 from __future__ import annotations
 
-import math
-
 import keras
-import numpy as np
 from keras import layers
 
+from .augmentation import augmentation_layers, layer_seed
 from .errors import ConfigError
 
 CHECKED_LAYER_TYPES = ("Conv2D", "MaxPooling2D", "Flatten", "Dense")
-
-
-# Every layer that draws random numbers, in a fixed order: each gets its own seed from the run's.
-RANDOM_LAYERS = ("flip", "rotate", "shift", "shear", "zoom", "dropout")
-
-
-def layer_seed(seed: int | None, layer: str) -> int | None:
-    """The seed of one random layer, derived from the run's seed. Layers given the same seed draw
-    the same numbers: every flipped image would also be rotated one way, and zoomed by an amount
-    tied to that angle."""
-    if seed is None:
-        return None
-    return int(np.random.SeedSequence(seed).generate_state(len(RANDOM_LAYERS))[RANDOM_LAYERS.index(layer)])
-
-
-def make_augmentation(spec: dict | None, seed: int | None = None) -> list[layers.Layer]:
-    """Keras preprocessing layers equivalent to the book's ImageDataGenerator arguments."""
-    if not spec:
-        return []
-    fill = spec.get("fill_mode", "nearest")
-    result: list[layers.Layer] = []
-    if spec.get("horizontal_flip"):
-        result.append(layers.RandomFlip("horizontal", seed=layer_seed(seed, "flip"), name="flip"))
-    if spec.get("rotation_degrees"):
-        result.append(
-            layers.RandomRotation(
-                spec["rotation_degrees"] / 360.0,
-                fill_mode=fill,
-                seed=layer_seed(seed, "rotate"),
-                name="rotate",
-            )
-        )
-    if spec.get("width_shift") or spec.get("height_shift"):
-        result.append(
-            layers.RandomTranslation(
-                spec.get("height_shift", 0.0),
-                spec.get("width_shift", 0.0),
-                fill_mode=fill,
-                seed=layer_seed(seed, "shift"),
-                name="shift",
-            )
-        )
-    if spec.get("shear_degrees"):
-        coefficient = math.tan(math.radians(spec["shear_degrees"]))
-        result.append(
-            layers.RandomShear(
-                x_factor=coefficient, fill_mode=fill, seed=layer_seed(seed, "shear"), name="shear"
-            )
-        )
-    if spec.get("zoom"):
-        zoom = spec["zoom"]
-        result.append(
-            layers.RandomZoom(zoom, zoom, fill_mode=fill, seed=layer_seed(seed, "zoom"), name="zoom")
-        )
-    return result
 
 
 def make_model(
@@ -99,7 +32,7 @@ def make_model(
     Dense relu and one sigmoid unit (kept in float32 under mixed precision)."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
-    for layer in make_augmentation(augmentation, seed):
+    for layer in augmentation_layers(augmentation, seed):
         x = layer(x)
     x = layers.Rescaling(1.0 / 255, name="rescale")(x)
     for block, filters in enumerate(conv_filters, start=1):

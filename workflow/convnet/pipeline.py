@@ -1,7 +1,15 @@
-"""Feed in-memory images to ``model.fit``: tf.data on the TensorFlow backend, numpy elsewhere.
+"""Feed in-memory images to ``model.fit`` in an order that is a pure function of the run's seed.
 
-TensorFlow 2.21 can block 2-20 s at every epoch boundary while the old tf.data iterator waits for
-the autotune thread; autotune is switched off here, which removed the stall in our measurements.
+The training order is planned up front (:func:`batch_plan`): the images' indices for every batch of
+every epoch, drawn from the seed alone. A run resumed after epoch ``k`` feeds the plan from epoch
+``k + 1``, the same batches an uninterrupted run feeds there, so shuffling never depends on how
+often a job was interrupted. Each pass over the training images is a new permutation; with
+``steps_per_epoch`` the passes run on across epoch boundaries, as the book's endless generator did.
+
+On the TensorFlow backend the plan becomes a tf.data pipeline (gathering each batch from the
+in-memory images); elsewhere a Python generator does the same with numpy. TensorFlow 2.21 can block
+2-20 s at epoch boundaries while an old tf.data iterator waits for the autotune thread; autotune is
+switched off, which removed the stall in our measurements.
 """
 
 from __future__ import annotations
@@ -14,58 +22,88 @@ import numpy as np
 from .cache import ImageSet
 
 
-def _tf_dataset(image_set: ImageSet, batch_size: int, shuffle_seed: int | None, repeat: bool):
+def batch_plan(
+    count: int, batch_size: int, steps_per_epoch: int | None, seed: int, epochs: int
+) -> list[list[np.ndarray]]:
+    """For each epoch, the indices (into the ``count`` training images) of each of its batches.
+
+    Without ``steps_per_epoch`` an epoch is one pass (a permutation; the last batch may be short);
+    with it, an epoch is ``steps_per_epoch`` full batches from an endless run of permutations."""
+    rng = np.random.default_rng(seed)
+    if steps_per_epoch is None:
+        return [
+            np.array_split(order, range(batch_size, count, batch_size))
+            for order in (rng.permutation(count) for _ in range(epochs))
+        ]
+    per_epoch = steps_per_epoch * batch_size
+    passes = math.ceil(epochs * per_epoch / count)
+    stream = np.concatenate([rng.permutation(count) for _ in range(passes)])
+    return [
+        list(stream[epoch * per_epoch : (epoch + 1) * per_epoch].reshape(steps_per_epoch, batch_size))
+        for epoch in range(epochs)
+    ]
+
+
+def _tf_batches(image_set: ImageSet, batches: list[np.ndarray]):
     import tensorflow as tf
 
-    dataset = tf.data.Dataset.from_tensor_slices((image_set.images, image_set.labels))
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(image_set), seed=shuffle_seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-    dataset = dataset.batch(batch_size).prefetch(2)
+    indices = tf.RaggedTensor.from_row_lengths(
+        np.concatenate(batches).astype(np.int32), [len(batch) for batch in batches]
+    )
+    images, labels = tf.constant(image_set.images), tf.constant(image_set.labels)
+    dataset = tf.data.Dataset.from_tensor_slices(indices).map(
+        lambda index: (tf.gather(images, index), tf.gather(labels, index))
+    )
+    return _without_autotune(dataset.prefetch(2))
+
+
+def _tf_validation(image_set: ImageSet, batch_size: int):
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((image_set.images, image_set.labels)).batch(batch_size)
+    return _without_autotune(dataset.prefetch(2))
+
+
+def _without_autotune(dataset):
+    import tensorflow as tf
+
     options = tf.data.Options()
     options.autotune.enabled = False
     options.deterministic = True
     return dataset.with_options(options)
 
 
-def _batches_forever(image_set: ImageSet, batch_size: int, seed: int):
-    """Endless shuffled batches, as the book's generator; each pass is a new permutation."""
-    rng = np.random.default_rng(seed)
-    pending = np.empty(0, dtype=np.int64)
-    while True:
-        while len(pending) < batch_size:
-            pending = np.concatenate([pending, rng.permutation(len(image_set))])
-        index, pending = pending[:batch_size], pending[batch_size:]
+def _numpy_batches(image_set: ImageSet, batches: list[np.ndarray]):
+    for index in batches:
         yield image_set.images[index], image_set.labels[index]
 
 
 def fit_arguments(
-    train: ImageSet, validation: ImageSet, batch_size: int, steps_per_epoch: int | None, seed: int
+    train: ImageSet,
+    validation: ImageSet,
+    batch_size: int,
+    steps_per_epoch: int | None,
+    seed: int,
+    epochs: int,
+    initial_epoch: int = 0,
 ) -> dict:
-    """Keyword arguments for ``model.fit``: shuffled training batches (repeated when
-    ``steps_per_epoch`` asks for more than one pass) and the whole validation set once per epoch."""
-    repeat = steps_per_epoch is not None
-    steps = steps_per_epoch or math.ceil(len(train) / batch_size)
+    """Keyword arguments for ``model.fit(..., initial_epoch=initial_epoch)``: the planned training
+    batches of epochs ``initial_epoch + 1`` to ``epochs`` and the whole validation set once per
+    epoch."""
+    plan = batch_plan(len(train), batch_size, steps_per_epoch, seed, epochs)
+    batches = [batch for epoch in plan[initial_epoch:] for batch in epoch]
+    steps = len(plan[0])
     if keras.backend.backend() == "tensorflow":
         return {
-            "x": _tf_dataset(train, batch_size, seed, repeat),
-            "shuffle": False,  # the dataset shuffles itself, reproducibly
-            "validation_data": _tf_dataset(validation, batch_size, None, False),
-            "steps_per_epoch": steps if repeat else None,
-        }
-    if repeat:
-        return {
-            "x": _batches_forever(train, batch_size, seed),
-            "validation_data": (validation.images, validation.labels),
-            "validation_batch_size": batch_size,
+            "x": _tf_batches(train, batches),
+            "shuffle": False,  # the plan is the order
             "steps_per_epoch": steps,
+            "validation_data": _tf_validation(validation, batch_size),
         }
     return {
-        "x": train.images,
-        "y": train.labels,
-        "batch_size": batch_size,
-        "shuffle": True,
+        "x": _numpy_batches(train, batches),
+        "shuffle": False,
+        "steps_per_epoch": steps,
         "validation_data": (validation.images, validation.labels),
         "validation_batch_size": batch_size,
     }

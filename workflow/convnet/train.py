@@ -1,14 +1,18 @@
 """Train one experiment: resumable, repeatable, and saving portable float32 ``.h5`` models.
 
 A checkpoint folder (outside the rule's declared outputs, which Snakemake deletes when a job fails)
-holds the last finished epoch's weights and optimizer state, the best weights so far and the history.
-Its ``state.json`` is written last and names the files of one consistent epoch, so a job killed at
-any moment resumes from the last finished epoch, and the final history has every epoch once.
+holds the last finished epoch's weights and optimizer state, the state of every random layer
+(augmentation, dropout), the best weights so far and the history. Its ``state.json`` is written last
+and names the files of one consistent epoch, so a job killed at any moment resumes from the last
+finished epoch, and the final history has every epoch once. The training order is planned from the
+seed (``convnet.pipeline``), so a resumed run feeds the same batches, draws the same augmentations
+and ends with the same history and weights as an uninterrupted one on the same machine.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import math
@@ -75,6 +79,24 @@ class EpochLog(keras.callbacks.Callback):
         )
 
 
+def random_state_variables(model: keras.Model) -> list:
+    """The variables that hold random state (each SeedGenerator's), not weights: Keras's
+    ``model.variables`` are its weights plus these."""
+    weights = {id(weight) for weight in model.weights}
+    return [variable for variable in model.variables if id(variable) not in weights]
+
+
+def data_fingerprint(*image_sets: ImageSet) -> str:
+    """A hash of the pixels and labels themselves: another split, order, resize or photo
+    changes it, so a checkpoint is resumed only on the very data it was trained on."""
+    digest = hashlib.sha256()
+    for image_set in image_sets:
+        for array in (image_set.images, image_set.labels):
+            digest.update(str(array.shape).encode())
+            digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()[:16]
+
+
 class ResumableCheckpoint(keras.callbacks.Callback):
     """Saves each finished epoch; ``restore`` puts a model back where the last run stopped."""
 
@@ -102,6 +124,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         model.load_weights(self.folder / state["last"])
+        with np.load(self.folder / state["random"]) as saved:
+            for index, variable in enumerate(random_state_variables(model)):
+                variable.assign(saved[f"arr_{index}"])
         with open(self.folder / "history.csv", newline="") as handle:
             rows = [dict(row) for row in csv.DictReader(handle)]
         self.history = [row for row in rows if int(row["epoch"]) <= state["epoch"]]
@@ -126,15 +151,24 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             "seconds": round(seconds, 3),
         }
         self.history.append(row)
-        state = dict(self.state, epoch=epoch + 1, last=f"epoch-{epoch + 1}.weights.h5")
+        state = dict(
+            self.state,
+            epoch=epoch + 1,
+            last=f"epoch-{epoch + 1}.weights.h5",
+            random=f"random-{epoch + 1}.npz",
+        )
         self.model.save_weights(self.folder / state["last"])
+        np.savez(
+            self.folder / state["random"],
+            *[keras.ops.convert_to_numpy(v) for v in random_state_variables(self.model)],
+        )
         val_loss = row["val_loss"]
         if val_loss is not None and (state["best_val_loss"] is None or val_loss < state["best_val_loss"]):
             state.update(best_val_loss=val_loss, best_epoch=epoch + 1, best=f"best-{epoch + 1}.npz")
             np.savez(self.folder / state["best"], *self.model.get_weights())
         write_history(self.folder / "history.csv", self.history)
         atomic_write_text(self.state_path, json.dumps(state, indent=2))  # the commit point
-        keep = {state["last"], state["best"], "state.json", "history.csv"}
+        keep = {state["last"], state["random"], state["best"], "state.json", "history.csv"}
         for stale in self.folder.iterdir():
             if stale.name not in keep:
                 stale.unlink()
@@ -217,7 +251,7 @@ def train_experiment(
     log.info("%d training and %d validation images", len(train), len(validation))
 
     model = compile_model(model_from_settings(settings), settings)
-    run_id = fingerprint(settings, precision, str(len(train)), str(int(train.labels.sum())))
+    run_id = fingerprint(settings, precision, data_fingerprint(train, validation))
     checkpoint = ResumableCheckpoint(checkpoint_dir, run_id)
     initial_epoch = checkpoint.restore(model)
     epochs = settings["epochs"]
@@ -226,7 +260,13 @@ def train_experiment(
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
     if initial_epoch < epochs:
         arguments = fit_arguments(
-            train, validation, settings["batch_size"], settings["steps_per_epoch"], settings["seed"]
+            train,
+            validation,
+            settings["batch_size"],
+            settings["steps_per_epoch"],
+            settings["seed"],
+            epochs,
+            initial_epoch,
         )
         model.fit(**arguments, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
 

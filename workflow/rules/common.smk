@@ -13,8 +13,8 @@ from convnet.download import archive_name
 from convnet.errors import ConvnetError
 from convnet.experiments import (
     experiment_names,
+    cache_key,
     experiment_seeds,
-    image_size_key,
     model_settings,
     run_settings,
     runs,
@@ -53,6 +53,7 @@ wildcard_constraints:
     seed="|".join(str(seed) for seed in SEEDS),
     split="|".join(SPLITS),
     size=r"\d+x\d+",
+    resize="nearest|bilinear",
 
 
 def downloaded_archive():
@@ -121,11 +122,11 @@ def runs_of(pattern):
 
 
 def cache_for(split):
-    """Input function: the decoded-image cache of ``split`` at the experiment's image size."""
+    """Input function: the decoded-image cache of ``split`` at the experiment's image size and
+    resize interpolation."""
 
     def cache_path(wildcards):
-        size = image_size_key(experiment_params(wildcards))
-        return f"{CACHE}/{size}/{split}.npz"
+        return f"{CACHE}/{cache_key(experiment_params(wildcards))}/{split}.npz"
 
     return cache_path
 

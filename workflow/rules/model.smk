@@ -6,11 +6,11 @@ rule cache_images:
         manifest=MANIFEST,
         images=f"{DATA}/{{split}}",
     output:
-        f"{CACHE}/{{size}}/{{split}}.npz",
+        f"{CACHE}/{{size}}-{{resize}}/{{split}}.npz",
     log:
-        f"{LOGS}/cache_images/{{size}}_{{split}}.log",
+        f"{LOGS}/cache_images/{{size}}-{{resize}}_{{split}}.log",
     benchmark:
-        f"{BENCHMARKS}/cache_images/{{size}}_{{split}}.tsv"
+        f"{BENCHMARKS}/cache_images/{{size}}-{{resize}}_{{split}}.tsv"
     conda:
         "../../envs/train.yaml"
     threads: 4

@@ -18,6 +18,7 @@ def main(sm) -> None:
         (height, width),
         list(sm.params.classes),
         threads=sm.threads,
+        interpolation=sm.wildcards.resize,
     )
     save_image_set(Path(sm.output[0]), image_set)
 
