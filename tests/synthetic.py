@@ -48,6 +48,7 @@ FAULTS = {
     "truncated": "not decodable",
     "png": "PNG data named .jpg",
     "exif": "no JFIF marker",
+    "junk": "not an image",
 }
 
 
@@ -68,6 +69,7 @@ def image_files(layout: str, per_class: int, faults: bool = True, size: int = 32
             files[path(n + 1)] = good[: len(good) // 2]
             files[path(n + 2)] = png_bytes(n)
             files[path(n + 3)] = jpeg_bytes(n + 3, size, kind, exif_only=True)
+            files[path(n + 4)] = b"<html><body>Please log in</body></html>"  # a web page named .jpg
             if layout == "folders":
                 files[f"PetImages/{folder}/Thumbs.db"] = b"\x00" * 64
     if layout == "folders" and faults:
@@ -125,6 +127,27 @@ def tar_with_symlink(path: Path, files: dict[str, bytes]) -> Path:
 def zip_bomb(path: Path) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("train/cat.0.jpg", b"\x00" * (8 << 20))  # 8 MiB of zeros -> ~1000:1
+    return path
+
+
+def tar_bomb(path: Path, entries: int = 3, size: int = 8 << 20) -> Path:
+    """A .tar.gz of a few entries of zeros: each compresses ~1000:1, as in zip_bomb."""
+    with tarfile.open(path, "w:gz") as tf:
+        _add_to_tar(tf, {f"train/cat.{i}.jpg": b"\x00" * size for i in range(entries)})
+    return path
+
+
+def damaged_zip_entry(path: Path, files: dict[str, bytes]) -> Path:
+    """A zip whose central directory is fine but one entry's compressed bytes are garbage."""
+    write_zip(path, files)
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("train/cat.1.jpg")
+    data = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start : start + info.compress_size] = bytes(range(256)) * (info.compress_size // 256) + bytes(
+        info.compress_size % 256
+    )
+    path.write_bytes(bytes(data))
     return path
 
 

@@ -81,6 +81,55 @@ def test_url_source_downloads_then_splits(workdir, tmp_path_factory):
 
 
 @pytest.mark.slow
+def test_settings_that_change_no_byte_rerun_nothing_and_a_wrong_pin_still_fails(workdir, tmp_path_factory):
+    """On main, changing data.download.retries or timeout_s, or pinning the archive's own sha256,
+    planned the download, split, caches and every training again ("Params have changed")."""
+    import hashlib
+
+    archive = write_zip(tmp_path_factory.mktemp("remote") / "pets.zip", image_files("kaggle", 10))
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    data = f"source: url, url: '{archive.as_uri()}', {SMALL_SPLIT}"
+    snakemake(workdir, MANIFEST, "--config", f"data={{{data}}}")
+    for change in ("download: {retries: 1, timeout_s: 5}", f"sha256: {digest}"):
+        plan = snakemake(workdir, "-n", MANIFEST, "--config", f"data={{{data}, {change}}}").stdout
+        assert "Nothing to be done" in plan, (change, plan)
+    wrong = snakemake(
+        workdir, "-n", MANIFEST, "--config", f"data={{{data}, sha256: {'0' * 64}}}", check=False
+    )
+    assert wrong.returncode != 0
+    assert f"data.sha256 pins {'0' * 64}, but the archive" in wrong.stderr + wrong.stdout
+    assert f"has sha256 {digest}" in wrong.stderr + wrong.stdout
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (
+            "foo=1",
+            "config: unknown key 'foo' at the top level (allowed: data, experiment_defaults, experiments)",
+        ),
+        (
+            "experiments={baseline: {epochs: ten}}",
+            'config: experiments.baseline.epochs is "ten" but must be an integer, at least 1;',
+        ),
+        (
+            "experiments={augmented: {augmentation: {shear_degrees: 5}}}",
+            "experiments.augmented.augmentation sets both shear_radians and shear_degrees",
+        ),
+    ],
+)
+def test_bad_config_keys_are_one_line_naming_the_key_and_the_fix(workdir, config, message):
+    """On main: an unknown top-level key printed the whole schema (~200 lines), and a wrong type
+    'is not valid under any of the given schemas'."""
+    proc = snakemake(workdir, "-n", "--config", config, check=False)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert message in output
+    assert len(output.splitlines()) < 12, output
+    assert "additionalProperties" not in output and "$defs" not in output
+
+
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_real_data_split_counts_and_identical_manifest_on_a_second_run(workdir, real_data):
     config = f"data={{source: local, path: '{real_data}'}}"

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import DataError
+from .images import open_bounded
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ RESIZE_FILTERS = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampl
 def decode(path: Path, size: tuple[int, int], interpolation: str = "bilinear") -> np.ndarray:
     """RGB uint8 of shape (height, width, 3), resized with ``interpolation`` (nearest or bilinear)."""
     height, width = size
-    with Image.open(path) as image:
+    with open_bounded(path) as image:
         image = image.convert("RGB")
         if image.size != (width, height):
             image = image.resize((width, height), RESIZE_FILTERS[interpolation])

@@ -2,9 +2,84 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .errors import ConfigError
+
+FIX = "fix it in your --config/--configfile or config/config.yaml"
+
+
+def _key(path) -> str:
+    return ".".join(str(part) for part in path) or "the config"
+
+
+def _expected(schema: dict) -> str:
+    """What a schema node accepts, in words: 'an integer, at least 1', 'one of url, kaggle'."""
+    words = {
+        "integer": "an integer",
+        "number": "a number",
+        "string": "text",
+        "boolean": "true or false",
+        "array": "a list",
+        "object": "a mapping",
+        "null": "null",
+    }
+    parts = []
+    kinds = schema.get("type")
+    if kinds:
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        parts.append(" or ".join(words.get(kind, kind) for kind in kinds))
+    if "enum" in schema:
+        parts.append("one of " + ", ".join("null" if v is None else str(v) for v in schema["enum"]))
+    for bound, text in (
+        ("minimum", "at least"),
+        ("exclusiveMinimum", "more than"),
+        ("maximum", "at most"),
+        ("exclusiveMaximum", "less than"),
+    ):
+        if bound in schema:
+            parts.append(f"{text} {schema[bound]}")
+    if "pattern" in schema:
+        parts.append(f"matching {schema['pattern']}")
+    return ", ".join(parts) or "valid"
+
+
+def schema_error(config: dict, schema: dict) -> str | None:
+    """The config's first schema violation as one line naming the key and the fix, or None.
+
+    jsonschema's own messages print whole sub-schemas ('is not valid under any of the given
+    schemas', or the ~200-line schema for an unknown top-level key)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    error = best_match(Draft202012Validator(schema).iter_errors(config))
+    if error is None:
+        return None
+    key, value = _key(error.absolute_path), json.dumps(error.instance, default=str)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        where = f"in {key}" if error.absolute_path else "at the top level"
+        return (
+            f"unknown key {', '.join(map(repr, unknown))} {where} (allowed: {', '.join(allowed)}): "
+            "fix the spelling or remove it"
+        )
+    if error.validator == "required":
+        return f"{key}: {error.message}: add it ({FIX})"
+    if error.validator in ("propertyNames",):
+        return f"{key}: {error.message}: {FIX}"
+    if error.validator in ("minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties"):
+        return f"{key} is {value}: {error.message.split(' is ', 1)[-1]}; {FIX}"
+    if len(value) > 80:
+        value = value[:77] + "..."
+    return f"{key} is {value} but must be {_expected(error.schema)}; {FIX}"
+
+
+def check_config(config: dict, schema: dict) -> None:
+    message = schema_error(config, schema)
+    if message:
+        raise ConfigError(message)
 
 
 def check_data_config(data: dict) -> None:
@@ -98,3 +173,32 @@ def coerce_cli_strings(value, schema: dict, root: dict | None = None):
         if set(types) - {"string"}:
             return _coerce_scalar(value, types)
     return value
+
+
+def check_pinned_archive(data: dict, provenance: Path) -> None:
+    """A pinned ``data.sha256`` against the archive the current results were split from.
+
+    The hash is not a rule parameter, so pinning the hash you already have reruns nothing; the
+    split records the archive's hash in provenance.json, and a pin that disagrees with it, for the
+    same source, stops here. Another source reruns the download or split, which verify the pin."""
+    pinned = data.get("sha256")
+    if not pinned or not Path(provenance).is_file():
+        return
+    try:
+        recorded = json.loads(Path(provenance).read_text())
+    except (OSError, ValueError):
+        return  # a damaged provenance file: the split that rewrites it verifies the pin
+    same_source = recorded.get("source") == data["source"] and (
+        (data["source"] == "url" and recorded.get("url") == data.get("url"))
+        or (data["source"] == "local" and recorded.get("path") == str(Path(data.get("path") or "")))
+        or (
+            data["source"] == "kaggle"
+            and recorded.get("kaggle_competition") == data.get("kaggle_competition")
+        )
+    )
+    if same_source and recorded.get("sha256") and recorded["sha256"] != pinned.lower():
+        raise ConfigError(
+            f"data.sha256 pins {pinned}, but the archive the results in {Path(provenance).parent} were "
+            f"split from has sha256 {recorded['sha256']} ({provenance}): fix data.sha256, or, to use "
+            "another archive, replace it and add --forcerun split_data"
+        )

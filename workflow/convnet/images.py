@@ -7,18 +7,53 @@ without a JFIF marker) plus a full decode, so that nothing that fails later in t
 from __future__ import annotations
 
 import io
+import math
 import posixpath
+import re
 import warnings
+from contextlib import contextmanager
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 JPEG_SUFFIXES = (".jpg", ".jpeg")
 IMAGE_SUFFIXES = JPEG_SUFFIXES + (".png",)
 _FORMAT_FOR_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
+# Pixels decoded at full scale. Larger JPEGs decode at 1/2, 1/4 or 1/8 scale (the decoder's draft
+# mode), so memory stays bounded for any accepted photo; larger PNGs are dropped. Kaggle's photos
+# are at most 1023x768; a 40-megapixel camera is 7728x5152.
+MAX_DECODED_PIXELS = 40_000_000
+# Pillow's own guard (a warning, then an error at twice this) is replaced by the cap above.
+Image.MAX_IMAGE_PIXELS = None
+_OBJECT_ADDRESS = re.compile(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>")
 
 
 def has_image_suffix(name: str) -> bool:
     return name.lower().endswith(IMAGE_SUFFIXES)
+
+
+class TooLarge(ValueError):
+    """An image with more pixels than MAX_DECODED_PIXELS that cannot be decoded at a lower scale."""
+
+
+@contextmanager
+def open_bounded(fp, max_pixels: int | None = None):
+    """Open an image (a path or file object) and decode it, at a reduced scale if it has more than
+    ``max_pixels`` (default MAX_DECODED_PIXELS) pixels; JPEG only, others raise TooLarge. Yields the
+    decoded PIL image."""
+    max_pixels = MAX_DECODED_PIXELS if max_pixels is None else max_pixels
+    with warnings.catch_warnings():
+        # PIL warns (not raises) on some damaged EXIF blocks; those images decode fine.
+        warnings.simplefilter("ignore")
+        with Image.open(fp) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                # JPEG decoders scale by 1/2, 1/4 or 1/8: the smallest power of two that fits
+                scale = 2 ** math.ceil(math.log2(math.sqrt(width * height / max_pixels)))
+                if image.format != "JPEG" or scale > 8:
+                    raise TooLarge(f"{width}x{height} pixels, over the limit of {max_pixels:,}")
+                image.draft("RGB", (math.ceil(width / scale), math.ceil(height / scale)))
+            image.load()
+            yield image
 
 
 def reject_reason(name: str, data: bytes, require_jfif: bool = True) -> str | None:
@@ -29,14 +64,14 @@ def reject_reason(name: str, data: bytes, require_jfif: bool = True) -> str | No
     if not data:
         return "empty file"
     try:
-        with warnings.catch_warnings():
-            # PIL warns (not raises) on some damaged EXIF blocks; those images decode fine.
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as image:
-                detected = image.format
-                image.load()
+        with open_bounded(io.BytesIO(data)) as image:
+            detected = image.format
+    except UnidentifiedImageError:
+        return "not an image"
+    except TooLarge as exc:
+        return f"too large: {exc}"
     except Exception as exc:  # PIL raises many types for undecodable bytes
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = _OBJECT_ADDRESS.sub("", str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
         return f"not decodable: {message}"
     expected = _FORMAT_FOR_SUFFIX[suffix]
     if detected != expected:

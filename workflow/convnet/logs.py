@@ -13,14 +13,25 @@ from .errors import ConvnetError
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
-def run_logged(log_path: str | Path | None, main: Callable[[], None], append: bool = False) -> None:
+def run_logged(
+    log_path: str | Path | None, main: Callable[[], None], attempts: str | Path | None = None
+) -> None:
     """Run ``main`` with logging set up; a ConvnetError exits 1 with its one-line message.
 
-    ``append`` keeps the lines of an earlier, interrupted attempt (training resumes)."""
+    ``attempts``: a log kept outside the job's outputs across its failed attempts (Snakemake
+    deletes a job's log before it runs the job again). Its lines are copied into the rule's log
+    first, so a resumed training's log shows every epoch and every interruption; it is removed
+    once ``main`` succeeds."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    attempts = Path(attempts) if attempts else None
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="a" if append else "w", encoding="utf-8"))
+        earlier = attempts.read_text(encoding="utf-8") if attempts and attempts.is_file() else ""
+        Path(log_path).write_text(earlier, encoding="utf-8")
+        handlers.append(logging.FileHandler(log_path, mode="a", encoding="utf-8"))
+    if attempts:
+        attempts.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(attempts, mode="a", encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, format=FORMAT, handlers=handlers, force=True)
     try:
         main()
@@ -28,3 +39,7 @@ def run_logged(log_path: str | Path | None, main: Callable[[], None], append: bo
         logging.getLogger("convnet").error("%s", exc)
         logging.shutdown()
         sys.exit(1)
+    if attempts:
+        logging.getLogger().removeHandler(handlers[-1])
+        handlers[-1].close()
+        attempts.unlink(missing_ok=True)

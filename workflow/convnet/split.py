@@ -129,12 +129,15 @@ def plan_and_write(
     aliases = class_aliases(classes)
 
     candidates: list[Candidate] = []
-    for name in names:
-        label = label_of(name, result.layout, aliases)
+    too_large = source.limits.max_image_bytes
+    for member in members:
+        label = label_of(member.name, result.layout, aliases)
         if label is None:
-            result.dropped.append((name, "not in a configured class (data.classes)"))
+            result.dropped.append((member.name, "not in a configured class (data.classes)"))
+        elif member.size > too_large:
+            result.dropped.append((member.name, f"too large: {member.size:,} bytes, over {too_large:,}"))
         else:
-            candidates.append(Candidate(name, label))
+            candidates.append(Candidate(member.name, label))
 
     seen: dict[tuple[str, str], str] = {}
     for candidate in candidates:
@@ -211,6 +214,9 @@ def provenance(
     info: dict = {
         "source": source_config.get("source"),
         "url": source_config.get("url") if source_config.get("source") == "url" else None,
+        "kaggle_competition": (
+            source_config.get("kaggle_competition") if source_config.get("source") == "kaggle" else None
+        ),
         "path": str(source_path),
         "layout": result.layout,
         "order": source_config.get("order"),

@@ -8,26 +8,24 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from convnet.config import check_data_config, coerce_cli_strings
+from convnet.config import (
+    check_config,
+    check_data_config,
+    check_pinned_archive,
+    coerce_cli_strings,
+)
 from convnet.download import archive_name
 from convnet.errors import ConvnetError
 from convnet.experiments import (
     experiment_names,
     cache_key,
     experiment_seeds,
+    experiment_settings,
     model_settings,
     run_settings,
     runs,
 )
 from convnet.split import SPLITS
-
-SCHEMA = Path(workflow.basedir) / "config" / "config.schema.yaml"
-coerce_cli_strings(config, yaml.safe_load(SCHEMA.read_text()))
-validate(config, str(SCHEMA))
-try:
-    check_data_config(config["data"])
-except ConvnetError as exc:
-    raise WorkflowError(f"config: {exc}")
 
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
@@ -41,6 +39,19 @@ CHECKPOINTS = f"{RESULTS}/checkpoints"
 TENSORBOARD = f"{RESULTS}/tensorboard"
 METRICS = f"{RESULTS}/metrics"
 PLOTS = f"{RESULTS}/plots"
+
+SCHEMA = Path(workflow.basedir) / "config" / "config.schema.yaml"
+coerce_cli_strings(config, yaml.safe_load(SCHEMA.read_text()))
+try:
+    # One line naming the key and the fix (jsonschema's own messages print whole sub-schemas).
+    check_config(config, yaml.safe_load(SCHEMA.read_text()))
+    check_data_config(config["data"])
+    check_pinned_archive(config["data"], Path(DATA) / "provenance.json")
+    for name in experiment_names(config):
+        experiment_settings(config, name)
+except ConvnetError as exc:
+    raise WorkflowError(f"config: {exc}")
+validate(config, str(SCHEMA))  # fills in the schema's defaults
 
 EXPERIMENTS = experiment_names(config)
 # One training run per experiment and seed: its files are named {experiment}/seed{seed}.
@@ -74,11 +85,11 @@ def source_archive():
 
 
 def split_params():
-    """The data settings that change the split (so changing e.g. retries reruns nothing)."""
+    """The data settings that change the split. Not data.sha256: pinning the hash of the archive
+    already split must rerun nothing (check_pinned_archive compares it at parse time)."""
     keys = (
         "source",
         "url",
-        "sha256",
         "layout",
         "classes",
         "split",
@@ -90,7 +101,9 @@ def split_params():
 
 
 def download_params():
-    keys = ("source", "url", "kaggle_competition", "sha256", "download")
+    """What names the archive's bytes. Retries, timeout and the pinned sha256 change no byte, so
+    changing them reruns nothing; download_data reads them from the config when it runs."""
+    keys = ("source", "url", "kaggle_competition")
     return {key: config["data"].get(key) for key in keys}
 
 

@@ -13,7 +13,8 @@ run_logged(
     lambda: prepare_dataset(
         source_path=Path(snakemake.input.source),
         out_dir=Path(snakemake.output.manifest).parent,
-        data=snakemake.params.data,
+        # the pinned sha256 is verified, but is no param: pinning the hash you have reruns nothing
+        data={**snakemake.params.data, "sha256": snakemake.config["data"].get("sha256")},
         threads=snakemake.threads,
     ),
 )

@@ -24,4 +24,5 @@ def main(sm) -> None:
     )
 
 
-run_logged(snakemake.log[0], lambda: main(snakemake), append=True)
+# The attempts log sits beside the checkpoint: a resumed job's log keeps the earlier attempts' lines.
+run_logged(snakemake.log[0], lambda: main(snakemake), attempts=f"{snakemake.params.checkpoint_dir}.log")
