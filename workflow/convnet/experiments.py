@@ -56,7 +56,16 @@ def experiment_settings(config: dict, name: str) -> dict:
             "(set the other to null)"
         )
     settings["augmentation"] = augmentation
-    return settings
+    return _sorted(settings)
+
+
+def _sorted(value):
+    """Mappings with their keys in sorted order, all the way down. Snakemake compares a rule's
+    params as serialised, so a key that a --config override re-inserts would otherwise move and
+    rerun jobs whose settings did not change."""
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    return value
 
 
 def experiment_seeds(config: dict, name: str) -> list[int]:
@@ -72,12 +81,23 @@ def model_settings(config: dict, name: str) -> dict:
     return settings
 
 
+# What shapes an experiment's model (and the model-summary check), as opposed to how it trains.
+ARCHITECTURE_KEYS = ("image_size", "conv_filters", "dense_units", "dropout", "augmentation", "expect")
+
+
+def architecture_settings(config: dict, name: str) -> dict:
+    """The settings ``model_summary`` builds and checks the model from: changing the learning rate
+    or the number of epochs does not rerun the check."""
+    settings = experiment_settings(config, name)
+    return {key: settings[key] for key in ARCHITECTURE_KEYS}
+
+
 def run_settings(config: dict, name: str, seed: int) -> dict:
     """The settings of one run: what the experiment's runs share, plus the run's own ``seed``."""
     seeds = experiment_seeds(config, name)
     if int(seed) not in seeds:
         raise ConfigError(f"seed {seed} is not in experiments.{name}.seeds {seeds}: add it there")
-    return {**model_settings(config, name), "seed": int(seed)}
+    return _sorted({**model_settings(config, name), "seed": int(seed)})
 
 
 def runs(config: dict) -> list[tuple[str, int]]:

@@ -20,6 +20,7 @@ from convnet.experiments import (
     experiment_names,
     cache_key,
     experiment_seeds,
+    architecture_settings,
     experiment_settings,
     model_settings,
     run_settings,
@@ -84,32 +85,31 @@ def source_archive():
     return ancient(data["path"]) if data["source"] == "local" else downloaded_archive()
 
 
-def split_params():
-    """The data settings that change the split. Not data.sha256: pinning the hash of the archive
-    already split must rerun nothing (check_pinned_archive compares it at parse time)."""
-    keys = (
-        "source",
-        "url",
-        "layout",
-        "classes",
-        "split",
-        "order",
-        "seed",
-        "require_jfif",
-    )
-    return {key: config["data"].get(key) for key in keys}
-
-
 def download_params():
-    """What names the archive's bytes. Retries, timeout and the pinned sha256 change no byte, so
-    changing them reruns nothing; download_data reads them from the config when it runs."""
-    keys = ("source", "url", "kaggle_competition")
-    return {key: config["data"].get(key) for key in keys}
+    """What names the archive's bytes: the source and its URL or competition. Retries, timeout and
+    the pinned sha256 change no byte, so changing them reruns nothing (download_data reads them
+    from the config when it runs)."""
+    data = config["data"]
+    name = {"url": "url", "kaggle": "kaggle_competition"}.get(data["source"])
+    return {"source": data["source"], **({name: data[name]} if name else {})}
+
+
+def split_params():
+    """The data settings that change the split, with the archive's name (a local archive is an
+    input instead). Not data.sha256: pinning the hash of the archive already split reruns
+    nothing (check_pinned_archive compares it at parse time)."""
+    keys = ("layout", "classes", "split", "order", "seed", "require_jfif")
+    return {**download_params(), **{key: config["data"][key] for key in keys}}
 
 
 def experiment_params(wildcards):
     """The settings every run of the job's experiment shares (defaults + its own changes)."""
     return model_settings(config, wildcards.experiment)
+
+
+def architecture_params(wildcards):
+    """The settings that shape the experiment's model and its check: what model_summary reads."""
+    return architecture_settings(config, wildcards.experiment)
 
 
 def run_params(wildcards):

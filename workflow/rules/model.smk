@@ -31,7 +31,7 @@ rule model_summary:
     conda:
         "../../envs/train.yaml"
     params:
-        settings=experiment_params,
+        settings=architecture_params,
     script:
         "../scripts/model_summary.py"
 

@@ -1,0 +1,37 @@
+"""The fault suite (tests/fault_suite.py) in CI: 20 kills, every bad input, every config key."""
+
+from __future__ import annotations
+
+import pytest
+
+import fault_suite
+
+pytestmark = pytest.mark.slow
+
+
+def test_killed_at_20_moments_and_recovered_with_the_readmes_commands_the_outputs_equal_an_uninterrupted_run(
+    tmp_path,
+):
+    result = fault_suite.kill_suite(tmp_path, kills=20, seed=1)
+    failed = [kill for kill in result["kills"] if not kill["recovered"]]
+    assert not failed, failed
+    assert len(result["kills"]) >= 20, result["kills"]
+    phases = set(result["kills_by_phase"])
+    assert {"download", "split", "cache", "evaluation", "plotting"} <= phases, phases
+    assert any(phase.startswith("training") for phase in phases), phases
+    comparison = result["comparison"]
+    assert comparison["compared"] > 50
+    assert comparison["different"] == [] and comparison["missing"] == [], comparison
+    assert comparison["bytes_lost"] == 0
+
+
+def test_every_bad_input_is_refused_with_one_line_and_leaves_nothing_that_looks_complete(tmp_path):
+    cases = fault_suite.bad_input_suite(tmp_path)
+    assert len(cases) >= 30
+    assert [case for case in cases if not case.ok] == []
+
+
+def test_every_config_key_reruns_exactly_what_it_affects(tmp_path):
+    rows = fault_suite.config_key_suite(tmp_path)
+    assert len(rows) == len(fault_suite.EXPECTED_RERUNS)
+    assert [row for row in rows if not row["ok"]] == []
