@@ -11,6 +11,20 @@ from convnet.errors import ConvnetError
 from convnet.logs import run_logged
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """run_logged configures the root logger, as a script's process should; give it back."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def test_a_rerun_jobs_log_keeps_the_earlier_attempts_lines(tmp_path):
     log, attempts = tmp_path / "logs" / "train.log", tmp_path / "checkpoints" / "seed1.log"
 

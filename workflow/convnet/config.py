@@ -7,6 +7,8 @@ from pathlib import Path
 
 from .errors import ConfigError
 
+# The data splits, in the order the book makes them (data.split names their sizes).
+SPLITS = ("train", "validation", "test")
 FIX = "fix it in your --config/--configfile or config/config.yaml"
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from .archive import open_image_source
 from .errors import DataError
 from .files import sha256_of_file
+from .config import SPLITS
 from .split import (
-    SPLITS,
     clear_outputs,
     plan_and_write,
     provenance,

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .archive import ImageSource
+from .config import SPLITS
 from .errors import DataError
 from .files import atomic_write_table, atomic_write_text
 from .images import has_image_suffix, reject_reason
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "validation", "test")
 _KAGGLE_NAME = re.compile(r"^([A-Za-z]+)\.(\d+)\.[A-Za-z]+$")
 _BATCH = 256  # images decoded per batch: bounds memory on a 0.8 GB archive
 

@@ -9,6 +9,7 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from convnet.config import (
+    SPLITS,
     check_config,
     check_data_config,
     check_pinned_archive,
@@ -26,7 +27,6 @@ from convnet.experiments import (
     run_settings,
     runs,
 )
-from convnet.split import SPLITS
 
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
