@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
     settings = experiment_settings(yaml.safe_load(args.config.read_text()), args.experiment)
-    spec = settings["augmentation"]
+    spec = settings["augmentation"]  # the config's mapping: workflow_augment varies its method
     if not spec:
         parser.error(f"experiments.{args.experiment} in {args.config} has no augmentation")
     cache = args.results / "cache" / cache_key(settings)

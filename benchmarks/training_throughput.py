@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT / "workflow"))
 
 import yaml  # noqa: E402
 
-from convnet.experiments import deep_merge, cache_key, experiment_settings  # noqa: E402
+from convnet.experiments import cache_key, deep_merge, experiment_settings  # noqa: E402
+from convnet.settings import RunSettings  # noqa: E402
 
 PIPELINES = ("book", "workflow", "ceiling")
 
@@ -102,9 +103,9 @@ def run_one(
 
     from convnet.backend import configure
 
-    settings = experiment_settings(config, experiment)
-    batch = settings["batch_size"]
-    steps = settings["steps_per_epoch"] or math.ceil(training_images(config) / batch)
+    settings = RunSettings.of(experiment_settings(config, experiment))
+    batch = settings.batch_size
+    steps = settings.steps_per_epoch or math.ceil(training_images(config) / batch)
     validation_steps = math.ceil(config["data"]["split"]["validation"] * len(config["data"]["classes"]) / 20)
     timer = Timer.make()
     chosen = "float32" if pipeline == "book" else precision
@@ -115,16 +116,16 @@ def run_one(
 
         from convnet.augmentation import image_data_generator_arguments
 
-        size = tuple(settings["image_size"])
+        size = settings.image_size
         train_gen = ImageDataGenerator(
-            rescale=1.0 / 255, **image_data_generator_arguments(settings["augmentation"])
+            rescale=1.0 / 255, **image_data_generator_arguments(settings.augmentation)
         ).flow_from_directory(data_dir / "train", target_size=size, batch_size=batch, class_mode="binary")
         val_gen = ImageDataGenerator(rescale=1.0 / 255).flow_from_directory(
             data_dir / "validation", target_size=size, batch_size=20, class_mode="binary"
         )
-        model = book_model()(settings["dropout"], (*size, 3))
+        model = book_model()(settings.dropout, (*size, 3))
         model.compile(
-            optimizer=keras.optimizers.RMSprop(learning_rate=settings["learning_rate"]),
+            optimizer=keras.optimizers.RMSprop(learning_rate=settings.learning_rate),
             loss="binary_crossentropy",
             metrics=["accuracy"],
         )
@@ -146,9 +147,7 @@ def run_one(
         train = load_image_set(cache_dir / cache_key(settings) / "train.npz")
         validation = load_image_set(cache_dir / cache_key(settings) / "validation.npz")
         model = compile_model(model_from_settings(settings), settings)
-        arguments = fit_arguments(
-            train, validation, batch, settings["steps_per_epoch"], seed=1, epochs=epochs
-        )
+        arguments = fit_arguments(train, validation, batch, settings.steps_per_epoch, seed=1, epochs=epochs)
         model.fit(**arguments, epochs=epochs, callbacks=[timer], verbose=0)
     else:
         import numpy as np
@@ -160,9 +159,9 @@ def run_one(
         # no validation, no input pipeline to wait for.
         import tensorflow as tf
 
-        model = compile_model(model_from_settings(dict(settings, augmentation=None)), settings)
+        model = compile_model(model_from_settings(settings.replace(augmentation=None)), settings)
         rng = np.random.default_rng(0)
-        x = tf.constant(rng.integers(0, 255, (batch, *settings["image_size"], 3)).astype("uint8"))
+        x = tf.constant(rng.integers(0, 255, (batch, *settings.image_size, 3)).astype("uint8"))
         y = tf.constant(rng.integers(0, 2, (batch,)).astype("float32"))
         dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
         options = tf.data.Options()

@@ -14,8 +14,9 @@ from conftest import ROOT
 from scipy import ndimage
 
 from convnet.augmentation import BookAugmentation, augmentation_layers, keras_layers, layer_seed
-from convnet.experiments import experiment_settings, shear_angle
-from convnet.experiments import with_augmentation_defaults as with_defaults
+from convnet.errors import ConfigError
+from convnet.experiments import experiment_settings
+from convnet.settings import Augmentation
 
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 BOOK = {  # the book's ImageDataGenerator arguments, shear in 2.0.8's radians
@@ -169,12 +170,17 @@ def test_bilinear_interpolation_is_available_and_blurs():
 
 
 def test_config_names_the_shear_unit_and_both_units_agree():
-    assert shear_angle({"shear_radians": 0.2}) == pytest.approx(0.2)
-    assert shear_angle({"shear_degrees": math.degrees(0.2)}) == pytest.approx(0.2)
-    assert shear_angle({}) == 0.0
+    assert Augmentation.of({"shear_radians": 0.2}).shear_radians == pytest.approx(0.2)
+    assert Augmentation.of({"shear_degrees": math.degrees(0.2)}).shear_radians == pytest.approx(0.2)
+    assert Augmentation.of({"zoom": 0.1}).shear_radians == 0.0
+    with pytest.raises(ConfigError, match="both shear_radians and shear_degrees"):
+        Augmentation.of({"shear_radians": 0.2, "shear_degrees": 5})
     layer = augmentation_layers(dict(BOOK), seed=1)[0]
     assert isinstance(layer, BookAugmentation) and layer.shear_radians == pytest.approx(0.2)
-    spec = with_defaults({k: v for k, v in BOOK.items() if k != "shear_radians"} | {"shear_degrees": 11.459})
+    spec = Augmentation.of(
+        {k: v for k, v in BOOK.items() if k != "shear_radians"}
+        | {"shear_degrees": 11.459, "method": "layers"}
+    )
     shear = {layer.name: layer for layer in keras_layers(spec, seed=1)}["shear"]
     assert shear.x_factor == pytest.approx((-math.tan(0.2), math.tan(0.2)), abs=1e-4)
 
@@ -189,7 +195,7 @@ def test_the_book_experiment_uses_one_affine_layer_with_nearest_sampling():
 
 
 def test_the_layers_method_keeps_keras_layers_and_their_seeds():
-    spec = with_defaults(dict(BOOK, method="layers", interpolation="bilinear"))
+    spec = Augmentation.of(dict(BOOK, method="layers", interpolation="bilinear"))
     stack = {layer.name: layer for layer in keras_layers(spec, seed=1)}
     assert list(stack) == ["flip", "rotate", "shift", "shear", "zoom"]
     assert stack["rotate"].factor == pytest.approx((-40 / 360, 40 / 360))

@@ -107,3 +107,30 @@ def test_duplicate_file_names_within_a_class_are_an_error(tmp_path):
     files["PetImages/cat/0.jpg"] = files["PetImages/Cat/0.jpg"]
     with pytest.raises(DataError, match="give the files unique names"):
         prepare_dataset(write_zip(tmp_path / "src.zip", files), tmp_path / "out", DATA)
+
+
+def test_assignment_is_a_pure_function_of_names_counts_order_and_seed():
+    from convnet.split import Candidate, assign
+
+    usable = {
+        "cats": [Candidate(f"train/cat.{i}.jpg", "cats") for i in (10, 2, 0, 7, 1, 3)],
+        "dogs": [Candidate(f"train/dog.{i}.jpg", "dogs") for i in range(6)],
+    }
+    counts = {"train": 3, "validation": 2, "test": 1}
+    book = assign(usable, counts)
+    # book order is by the number in the name, not the listing order
+    assert [n for n, a in book.items() if a.split == "train" and a.label == "cats"] == [
+        "train/cat.0.jpg",
+        "train/cat.1.jpg",
+        "train/cat.2.jpg",
+    ]
+    assert (
+        book["train/cat.10.jpg"].split == "test" and book["train/dog.5.jpg"].relative == "test/dogs/dog.5.jpg"
+    )
+    ranks = sorted(book.values(), key=lambda a: a.rank)
+    assert [(a.split, a.label) for a in ranks][:4] == [("train", "cats")] * 3 + [("train", "dogs")]
+    shuffled = assign(usable, counts, order="shuffle", seed=7)
+    assert shuffled == assign(usable, counts, order="shuffle", seed=7)
+    assert shuffled != book and shuffled != assign(usable, counts, order="shuffle", seed=8)
+    with pytest.raises(DataError, match="class 'cats' has 6 usable images but data.split asks for 7"):
+        assign(usable, dict(counts, test=2))

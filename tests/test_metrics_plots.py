@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from convnet import plots
-from convnet.evaluate import metrics_table, summary_table
+from convnet.tables import metrics_table, summary_table
 from convnet.metrics import binary_cross_entropy, binary_metrics, roc_auc
 
 

@@ -125,7 +125,9 @@ def test_seeded_augmentation_layers_draw_independently():
 
     from convnet.augmentation import keras_layers
 
-    spec = dict(experiment_settings(CONFIG, "augmented")["augmentation"], method="layers")
+    from convnet.settings import Augmentation
+
+    spec = Augmentation.of(dict(experiment_settings(CONFIG, "augmented")["augmentation"], method="layers"))
     layers = {layer.name: layer for layer in keras_layers(spec, seed=1)}
     images = np.zeros((256, 46, 46, 3), dtype="float32")
     draws = {

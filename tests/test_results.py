@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from convnet.evaluate import summary_table
+from convnet.tables import summary_table
 from convnet.files import atomic_write_table
 from convnet.results import main
 

@@ -13,7 +13,8 @@ import pytest
 
 from convnet.cache import ImageSet, save_image_set
 from convnet.errors import ConfigError
-from convnet.train import HISTORY_COLUMNS, StopOnNaN, TrainingError, train_experiment
+from convnet.records import HISTORY_COLUMNS
+from convnet.train import StopOnNaN, TrainingError, train_experiment
 
 SIZE = 46  # the smallest side four conv/pool blocks accept
 

@@ -15,7 +15,7 @@ Two methods, chosen by ``augmentation.method`` in the config:
   layers.
 
 The shear is an angle in both: ``shear_radians`` (the book's unit, 0.2 = +-11.5 degrees) or
-``shear_degrees``; a config gives one of them. :func:`shear_angle` reads either.
+``shear_degrees``; a config gives one of them (``convnet.settings.Augmentation`` reads either).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from .experiments import shear_angle, with_augmentation_defaults
+from .settings import Augmentation
 
 # Every layer that draws random numbers, in a fixed order: each gets its own seed from the run's.
 RANDOM_LAYERS = ("flip", "rotate", "shift", "shear", "zoom", "dropout", "affine")
@@ -165,7 +165,7 @@ class BookAugmentation(layers.Layer):
         return config
 
 
-def keras_layers(spec: dict, seed: int | None) -> list[layers.Layer]:
+def keras_layers(spec: Augmentation, seed: int | None) -> list[layers.Layer]:
     """The ``layers`` method: one Keras 3 preprocessing layer per transformation.
 
     | book argument            | layer                                                          |
@@ -176,79 +176,72 @@ def keras_layers(spec: dict, seed: int | None) -> list[layers.Layer]:
     | ``shear_range``          | ``RandomShear(x_factor=tan(angle))``: a shear coefficient      |
     | ``zoom_range=0.2``       | ``RandomZoom(0.2, 0.2)``: height and width drawn independently |
     """
-    fill, interpolation = spec["fill_mode"], spec["interpolation"]
+    geometric = {"fill_mode": spec.fill_mode, "interpolation": spec.interpolation}
     result: list[layers.Layer] = []
-    if spec.get("horizontal_flip"):
+    if spec.horizontal_flip:
         result.append(layers.RandomFlip("horizontal", seed=layer_seed(seed, "flip"), name="flip"))
-    geometric = {"fill_mode": fill, "interpolation": interpolation}
-    if spec.get("rotation_degrees"):
+    if spec.rotation_degrees:
         result.append(
             layers.RandomRotation(
-                spec["rotation_degrees"] / 360.0, seed=layer_seed(seed, "rotate"), name="rotate", **geometric
+                spec.rotation_degrees / 360.0, seed=layer_seed(seed, "rotate"), name="rotate", **geometric
             )
         )
-    if spec.get("width_shift") or spec.get("height_shift"):
+    if spec.width_shift or spec.height_shift:
         result.append(
             layers.RandomTranslation(
-                spec.get("height_shift", 0.0),
-                spec.get("width_shift", 0.0),
-                seed=layer_seed(seed, "shift"),
-                name="shift",
-                **geometric,
+                spec.height_shift, spec.width_shift, seed=layer_seed(seed, "shift"), name="shift", **geometric
             )
         )
-    if shear_angle(spec):
+    if spec.shear_radians:
         result.append(
             layers.RandomShear(
-                x_factor=math.tan(shear_angle(spec)),
+                x_factor=math.tan(spec.shear_radians),
                 seed=layer_seed(seed, "shear"),
                 name="shear",
                 **geometric,
             )
         )
-    if spec.get("zoom"):
+    if spec.zoom:
         result.append(
-            layers.RandomZoom(
-                spec["zoom"], spec["zoom"], seed=layer_seed(seed, "zoom"), name="zoom", **geometric
-            )
+            layers.RandomZoom(spec.zoom, spec.zoom, seed=layer_seed(seed, "zoom"), name="zoom", **geometric)
         )
     return result
 
 
-def augmentation_layers(spec: dict | None, seed: int | None = None) -> list[layers.Layer]:
+def augmentation_layers(spec: Augmentation | dict | None, seed: int | None = None) -> list[layers.Layer]:
     """The layers that augment training images as ``spec`` (the config's ``augmentation``) says."""
-    spec = with_augmentation_defaults(spec)
+    spec = Augmentation.of(spec)
     if spec is None:
         return []
-    if spec["method"] == "layers":
+    if spec.method == "layers":
         return keras_layers(spec, seed)
     return [
         BookAugmentation(
-            rotation_degrees=spec.get("rotation_degrees", 0.0),
-            height_shift=spec.get("height_shift", 0.0),
-            width_shift=spec.get("width_shift", 0.0),
-            shear_radians=shear_angle(spec),
-            zoom=spec.get("zoom", 0.0),
-            horizontal_flip=spec.get("horizontal_flip", False),
-            fill_mode=spec["fill_mode"],
-            interpolation=spec["interpolation"],
+            rotation_degrees=spec.rotation_degrees,
+            height_shift=spec.height_shift,
+            width_shift=spec.width_shift,
+            shear_radians=spec.shear_radians,
+            zoom=spec.zoom,
+            horizontal_flip=spec.horizontal_flip,
+            fill_mode=spec.fill_mode,
+            interpolation=spec.interpolation,
             seed=layer_seed(seed, "affine"),
             name="augment",
         )
     ]
 
 
-def image_data_generator_arguments(spec: dict | None) -> dict:
+def image_data_generator_arguments(spec: Augmentation | dict | None) -> dict:
     """Keyword arguments for TensorFlow's legacy ``ImageDataGenerator`` (the book's pipeline, as
     the benchmarks run it) that draw what ``spec`` asks for. Its ``shear_range`` is in degrees,
     where Keras 2.0.8's was in radians; it interpolates bilinearly (2.0.8: nearest)."""
-    spec = with_augmentation_defaults(spec) or {}
+    spec = Augmentation.of(spec) or Augmentation(horizontal_flip=False)
     return {
-        "rotation_range": spec.get("rotation_degrees", 0),
-        "width_shift_range": spec.get("width_shift", 0.0),
-        "height_shift_range": spec.get("height_shift", 0.0),
-        "shear_range": math.degrees(shear_angle(spec)),
-        "zoom_range": spec.get("zoom", 0.0),
-        "horizontal_flip": bool(spec.get("horizontal_flip", False)),
-        "fill_mode": spec.get("fill_mode", "nearest"),
+        "rotation_range": spec.rotation_degrees,
+        "width_shift_range": spec.width_shift,
+        "height_shift_range": spec.height_shift,
+        "shear_range": math.degrees(spec.shear_radians),
+        "zoom_range": spec.zoom,
+        "horizontal_flip": spec.horizontal_flip,
+        "fill_mode": spec.fill_mode,
     }

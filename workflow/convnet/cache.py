@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import DataError
+from .files import atomic_path
 from .images import open_bounded
 
 log = logging.getLogger(__name__)
@@ -88,16 +88,14 @@ def build_image_set(
 
 def save_image_set(path: Path, image_set: ImageSet) -> None:
     """Write atomically: a killed job never leaves a cache that looks complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(
-        tmp,
-        images=image_set.images,
-        labels=image_set.labels,
-        files=image_set.files,
-        classes=np.array(image_set.classes),
-    )
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez(
+            tmp,
+            images=image_set.images,
+            labels=image_set.labels,
+            files=image_set.files,
+            classes=np.array(image_set.classes),
+        )
 
 
 def load_image_set(path: Path) -> ImageSet:

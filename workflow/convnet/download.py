@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .errors import DataError
-from .files import sha256_of_file
+from .files import atomic_path, sha256_of_file
 
 log = logging.getLogger(__name__)
 
@@ -106,28 +106,29 @@ def download(
 ) -> str:
     """Download ``url`` to ``dest``; return its sha256. Raises DataError with a one-line reason."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     log.info("downloading %s -> %s", url, dest)
-    for attempt in range(1, retries + 2):
-        try:
-            _transfer(url, part, timeout)
-            break
-        except _Retry as exc:
-            if attempt > retries:
-                raise DataError(
-                    f"download of {url} failed after {retries + 1} attempts ({exc}); "
-                    f"run again to resume from {part.name}, or fetch it yourself and set "
-                    "data.source: local and data.path"
-                ) from None
-            wait = backoff * 2 ** (attempt - 1)
-            log.warning("attempt %d failed: %s; retrying in %.0f s", attempt, exc, wait)
-            time.sleep(wait)
-    return finish(part, dest, sha256, what=url)
+    with atomic_path(dest, temporary=part, keep_on_error=True):
+        for attempt in range(1, retries + 2):
+            try:
+                _transfer(url, part, timeout)
+                break
+            except _Retry as exc:
+                if attempt > retries:
+                    raise DataError(
+                        f"download of {url} failed after {retries + 1} attempts ({exc}); "
+                        f"run again to resume from {part.name}, or fetch it yourself and set "
+                        "data.source: local and data.path"
+                    ) from None
+                wait = backoff * 2 ** (attempt - 1)
+                log.warning("attempt %d failed: %s; retrying in %.0f s", attempt, exc, wait)
+                time.sleep(wait)
+        return verify(part, dest, sha256, what=url)
 
 
-def finish(part: Path, dest: Path, sha256: str | None, what: str) -> str:
-    """Verify a complete ``part`` against a pinned sha256 and move it into place."""
+def verify(part: Path, dest: Path, sha256: str | None, what: str) -> str:
+    """Check a complete ``part`` against a pinned sha256; return its sha256. A mismatch is moved
+    aside for inspection (and never becomes ``dest``)."""
     observed, size = sha256_of_file(part)
     log.info("sha256 %s, %s bytes", observed, f"{size:,}")
     if sha256 and observed.lower() != sha256.lower():
@@ -137,7 +138,6 @@ def finish(part: Path, dest: Path, sha256: str | None, what: str) -> str:
             f"{what}: sha256 is {observed}, but data.sha256 pins {sha256}; the bytes were kept as "
             f"{rejected} for inspection: fix data.sha256 or data.url"
         )
-    os.replace(part, dest)
     return observed
 
 
@@ -194,6 +194,5 @@ def kaggle_download(competition: str, dest: str | os.PathLike, *, sha256: str | 
             raise DataError(
                 f"kaggle download of {competition!r} produced {len(archives)} zip files, expected one"
             )
-        part = dest.with_name(dest.name + ".part")
-        os.replace(archives[0], part)
-    return finish(part, dest, sha256, what=f"kaggle competition {competition}")
+        with atomic_path(dest, temporary=archives[0]):
+            return verify(archives[0], dest, sha256, what=f"kaggle competition {competition}")

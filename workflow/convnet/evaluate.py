@@ -1,11 +1,10 @@
-"""Evaluate saved models on the test split; collect the per-run table and each experiment's mean
-and spread over its seeds."""
+"""Evaluate a run's saved models on the test split (Keras lives here; the tables over runs are in
+``convnet.tables``)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import statistics
 from pathlib import Path
 
 import keras
@@ -15,19 +14,9 @@ from .cache import load_image_set
 from .errors import DataError
 from .files import atomic_write_table, atomic_write_text
 from .metrics import binary_metrics
+from .records import CHECKPOINTS
 
 log = logging.getLogger(__name__)
-
-CHECKPOINTS = ("last", "best")
-METRIC_NAMES = ["loss", "accuracy", "precision", "recall", "roc_auc"]
-TABLE_COLUMNS = ["experiment", "seed", "checkpoint", "images", *METRIC_NAMES]
-SUMMARY_STATISTICS = ["mean", "std", "min", "max"]
-SUMMARY_COLUMNS = [
-    "experiment",
-    "checkpoint",
-    "seeds",
-    *(f"{metric}_{statistic}" for metric in METRIC_NAMES for statistic in SUMMARY_STATISTICS),
-]
 
 
 def predict(model_path: Path, images: np.ndarray, batch_size: int) -> np.ndarray:
@@ -77,66 +66,3 @@ def evaluate_experiment(
         ),
     )
     return result
-
-
-def _run_rows(metric_files: list[Path]) -> list[dict]:
-    rows = []
-    for path in metric_files:
-        result = json.loads(Path(path).read_text())
-        for checkpoint in CHECKPOINTS:
-            values = result[checkpoint]
-            rows.append(
-                {
-                    "experiment": result["experiment"],
-                    "seed": result["seed"],
-                    "checkpoint": checkpoint,
-                    **{k: values[k] for k in TABLE_COLUMNS[3:]},
-                }
-            )
-    return rows
-
-
-def _formatted(rows: list[dict]) -> list[dict]:
-    def text(value):
-        if value is None:
-            return ""
-        return f"{value:.4f}" if isinstance(value, float) else value
-
-    return [{k: text(v) for k, v in row.items()} for row in rows]
-
-
-def metrics_table(metric_files: list[Path], out_csv: Path) -> list[dict]:
-    """One row per experiment, seed and checkpoint: the table users compare."""
-    rows = _run_rows(metric_files)
-    atomic_write_table(out_csv, TABLE_COLUMNS, _formatted(rows))
-    return rows
-
-
-def summarise_runs(rows: list[dict]) -> list[dict]:
-    """Per experiment and checkpoint: mean, sample standard deviation (empty for one seed), min and
-    max of each metric over the seeds. A metric a run could not compute (AUC of a one-class test
-    set) is left out of that metric's statistics."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for row in rows:
-        groups.setdefault((row["experiment"], row["checkpoint"]), []).append(row)
-    summary = []
-    for (experiment, checkpoint), members in groups.items():
-        seeds = sorted(row["seed"] for row in members)
-        if len(set(seeds)) != len(seeds):
-            raise DataError(f"experiment {experiment} has seed(s) counted twice: {seeds}")
-        result = {"experiment": experiment, "checkpoint": checkpoint, "seeds": " ".join(map(str, seeds))}
-        for metric in METRIC_NAMES:
-            values = [float(row[metric]) for row in members if row[metric] is not None]
-            result[f"{metric}_mean"] = statistics.fmean(values) if values else None
-            result[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else None
-            result[f"{metric}_min"] = min(values) if values else None
-            result[f"{metric}_max"] = max(values) if values else None
-        summary.append(result)
-    return summary
-
-
-def summary_table(metric_files: list[Path], out_csv: Path) -> list[dict]:
-    """Mean and spread over the seeds, one row per experiment and checkpoint."""
-    summary = summarise_runs(_run_rows(metric_files))
-    atomic_write_table(out_csv, SUMMARY_COLUMNS, _formatted(summary))
-    return summary

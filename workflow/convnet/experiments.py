@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 
 from .errors import ConfigError
 
@@ -30,13 +29,6 @@ def with_augmentation_defaults(spec: dict | None) -> dict | None:
     if not spec:
         return None
     return {**AUGMENTATION_DEFAULTS, **spec}
-
-
-def shear_angle(spec: dict) -> float:
-    """The shear angle in radians, from ``shear_radians`` or ``shear_degrees`` (0 if neither)."""
-    if spec.get("shear_radians"):
-        return float(spec["shear_radians"])
-    return math.radians(spec.get("shear_degrees") or 0.0)
 
 
 def experiment_names(config: dict) -> list[str]:

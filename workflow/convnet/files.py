@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 CHUNK = 1 << 20
@@ -22,13 +23,32 @@ def sha256_of_file(path: str | os.PathLike) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write through a temporary file and rename, so a killed job never leaves a partial file."""
+@contextmanager
+def atomic_path(path: str | os.PathLike, temporary: str | os.PathLike | None = None, keep_on_error=False):
+    """Yield a temporary path beside ``path`` to write to; when the block ends without an error,
+    rename it to ``path`` (atomic within a file system), else remove it. A killed job therefore
+    never leaves a partial file under the real name. The temporary name (``.tmp.<name>``) keeps
+    the name's end, for writers that choose the format by it (``.weights.h5``, ``.npz``, ``.png``). Every writer of the
+    workflow goes through here; the download names its own ``temporary`` (``.part``) and keeps
+    it on an error, to resume from it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="")
-    os.replace(tmp, path)
+    tmp = Path(temporary) if temporary else path.with_name(f".tmp.{path.name}")
+    committed = False
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FileNotFoundError(f"{tmp}: nothing was written for {path}")
+        os.replace(tmp, path)
+        committed = True
+    finally:
+        if not committed and not keep_on_error:
+            tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="")
 
 
 def atomic_write_table(path: str | os.PathLike, header: list[str], rows, delimiter: str = ",") -> None:

@@ -15,6 +15,7 @@ from keras import layers
 
 from .augmentation import augmentation_layers, layer_seed
 from .errors import ConfigError
+from .settings import Augmentation, Expect, RunSettings
 
 CHECKED_LAYER_TYPES = ("Conv2D", "MaxPooling2D", "Flatten", "Dense")
 
@@ -24,7 +25,7 @@ def make_model(
     conv_filters=(32, 64, 128, 128),
     dense_units: int = 512,
     dropout: float = 0.0,
-    augmentation: dict | None = None,
+    augmentation: Augmentation | None = None,
     seed: int | None = None,
     name: str = "convnet",
 ) -> keras.Model:
@@ -54,9 +55,10 @@ def smallest_image_size(blocks: int) -> int:
     return size
 
 
-def model_from_settings(settings: dict, experiment: str = "") -> keras.Model:
-    height, width = settings["image_size"]
-    blocks = len(settings["conv_filters"])
+def model_from_settings(settings: RunSettings | dict, experiment: str = "") -> keras.Model:
+    settings = RunSettings.of(settings)
+    height, width = settings.image_size
+    blocks = len(settings.conv_filters)
     if min(height, width) < smallest_image_size(blocks):
         raise ConfigError(
             f"experiments.{experiment or '<name>'}.image_size {[height, width]} is too small for "
@@ -65,11 +67,11 @@ def model_from_settings(settings: dict, experiment: str = "") -> keras.Model:
         )
     return make_model(
         (height, width, 3),
-        conv_filters=settings["conv_filters"],
-        dense_units=settings["dense_units"],
-        dropout=settings["dropout"],
-        augmentation=settings["augmentation"],
-        seed=settings.get("seed"),  # model summaries are built before any run has its seed
+        conv_filters=settings.conv_filters,
+        dense_units=settings.dense_units,
+        dropout=settings.dropout,
+        augmentation=settings.augmentation,
+        seed=settings.seed,  # None for the model check, built before any run has its seed
     )
 
 
@@ -95,13 +97,14 @@ def summary_text(model: keras.Model) -> str:
     return "\n".join(lines) + "\n"
 
 
-def check_summary(rows: list[dict], expect: dict | None, experiment: str) -> None:
+def check_summary(rows: list[dict], expect: Expect | dict | None, experiment: str) -> None:
     """Raise ConfigError naming the first layer that differs from the expectation."""
+    expect = Expect.of(expect)
     if not expect:
         return
     key = f"experiments.{experiment}.expect"
     checked = [row for row in rows if row["type"] in CHECKED_LAYER_TYPES]
-    shapes = expect.get("shapes")
+    shapes = expect.shapes
     if shapes is not None:
         for row, wanted in zip(checked, shapes):
             got = int(row["output_shape"].split("x")[0])
@@ -115,7 +118,7 @@ def check_summary(rows: list[dict], expect: dict | None, experiment: str) -> Non
                 f"experiment {experiment!r}: the model has {len(checked)} Conv2D/MaxPooling2D/Flatten/"
                 f"Dense layers but {key}.shapes lists {len(shapes)}: fix the architecture or {key}"
             )
-    params = expect.get("params")
+    params = expect.params
     total = sum(row["params"] for row in rows)
     if params is not None and total != params:
         raise ConfigError(

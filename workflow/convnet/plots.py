@@ -3,9 +3,7 @@ matrices and the test images the model got most confidently wrong."""
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import matplotlib
 
@@ -16,18 +14,21 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from . import records  # noqa: E402
+from .files import atomic_path  # noqa: E402
+
 # Colour-blind-safe pair (Okabe-Ito) for training vs validation; markers tell them apart in grey too.
 TRAIN_COLOUR, VALIDATION_COLOUR, BEST_COLOUR = "#0072B2", "#D55E00", "#555555"
 LABELS = {"accuracy": "Accuracy", "loss": "Loss (binary cross-entropy)"}
 
 
 def read_history(path: str | os.PathLike) -> pd.DataFrame:
-    return pd.read_csv(path)
+    return pd.DataFrame(records.read_history(path), columns=records.HISTORY_COLUMNS)
 
 
 def best_epoch(history: pd.DataFrame) -> int:
     """The epoch with the lowest validation loss (the one saved as ``_best.h5``)."""
-    return int(history.loc[history["val_loss"].idxmin(), "epoch"])
+    return records.best_epoch(history.to_dict("records"))
 
 
 def seed_statistics(histories: list[pd.DataFrame]) -> pd.DataFrame:
@@ -181,13 +182,6 @@ def errors_figure(
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:
     """Write through a temporary file, so a killed job never leaves a half-written PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=dpi)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
-    os.replace(tmp, path)
-
-
-def load_metrics(path: str | os.PathLike) -> dict:
-    return json.loads(Path(path).read_text())

@@ -107,6 +107,96 @@ def _inspect(source: ImageSource, candidates: list[Candidate], threads: int, req
         yield from flush()
 
 
+@dataclass(frozen=True)
+class Assignment:
+    """Where one source file goes: its split and class folder, and its rank in the manifest."""
+
+    rank: int
+    split: str
+    label: str
+    basename: str
+
+    @property
+    def relative(self) -> str:
+        return f"{self.split}/{self.label}/{self.basename}"
+
+
+def label_candidates(
+    members: list, layout: str, classes: dict[str, str], max_bytes: int
+) -> tuple[list[Candidate], list[tuple[str, str]]]:
+    """The files that belong to a configured class, and the others with the reason they are not
+    used. Refuses two files that would land on the same output name."""
+    aliases = class_aliases(classes)
+    candidates, dropped = [], []
+    for member in members:
+        label = label_of(member.name, layout, aliases)
+        if label is None:
+            dropped.append((member.name, "not in a configured class (data.classes)"))
+        elif member.size > max_bytes:
+            dropped.append((member.name, f"too large: {member.size:,} bytes, over {max_bytes:,}"))
+        else:
+            candidates.append(Candidate(member.name, label))
+    seen: dict[tuple[str, str], str] = {}
+    for candidate in candidates:
+        key = (candidate.label, candidate.basename)
+        if key in seen:
+            raise DataError(
+                f"{seen[key]!r} and {candidate.name!r} would both become "
+                f"{candidate.label}/{candidate.basename}; give the files unique names"
+            )
+        seen[key] = candidate.name
+    return candidates, dropped
+
+
+def assign(
+    usable: dict[str, list[Candidate]], counts: dict[str, int], order: str = "book", seed: int = 0
+) -> dict[str, Assignment]:
+    """Which usable file goes to which split: per class, in book order (by the number in the file
+    name) or a seeded shuffle, the first ``counts["train"]`` to train, then validation, then
+    test. A pure function of its arguments. Raises DataError when a class has too few images."""
+    needed = sum(counts[s] for s in SPLITS)
+    assignment: dict[str, Assignment] = {}
+    for class_rank, (label, items) in enumerate(usable.items()):
+        if len(items) < needed:
+            asked = "+".join(str(counts[s]) for s in SPLITS)
+            raise DataError(
+                f"class {label!r} has {len(items):,} usable images but data.split asks "
+                f"for {needed:,} ({asked}); lower data.split.train/validation/test or use more data"
+            )
+        items = sorted(items, key=lambda c: c.sort_key)
+        if order == "shuffle":
+            # A per-class generator, so one class's size never changes another's draw.
+            random.Random(f"{seed}:{label}").shuffle(items)
+        start = 0
+        for split_rank, split in enumerate(SPLITS):
+            for position, candidate in enumerate(items[start : start + counts[split]]):
+                rank = (split_rank * len(usable) + class_rank) * needed + position
+                assignment[candidate.name] = Assignment(rank, split, label, candidate.basename)
+            start += counts[split]
+    return assignment
+
+
+def write_split(source: ImageSource, out_dir: Path, assignment: dict[str, Assignment], classes) -> list[dict]:
+    """Copy each assigned file's bytes, unchanged, to ``out_dir/{split}/{class}/``; return the
+    manifest rows in rank order."""
+    for split in SPLITS:
+        for label in classes:
+            (out_dir / split / label).mkdir(parents=True, exist_ok=True)
+    ranked = []
+    for name, data in source.iter_bytes(list(assignment)):
+        target = assignment[name]
+        (out_dir / target.relative).write_bytes(data)
+        row = {
+            "file": target.relative,
+            "class": target.label,
+            "split": target.split,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "source": name,
+        }
+        ranked.append((target.rank, row))
+    return [row for _, row in sorted(ranked, key=lambda item: item[0])]
+
+
 def plan_and_write(
     source: ImageSource,
     out_dir: Path,
@@ -119,37 +209,16 @@ def plan_and_write(
     require_jfif: bool = True,
     threads: int = 1,
 ) -> SplitResult:
-    """Inspect every file of ``source``, drop unusable ones, and write the split under ``out_dir``.
-
-    Writes ``out_dir/{split}/{class}/{file}``; returns the manifest rows and the dropped files.
-    """
+    """Label, inspect and assign every file of ``source``, and write the split under ``out_dir``.
+    Returns the manifest rows and the dropped files with their reasons."""
     members = source.members()
-    names = [m.name for m in members]
-    result = SplitResult(layout=detect_layout(names) if layout == "auto" else layout)
-    aliases = class_aliases(classes)
-
-    candidates: list[Candidate] = []
-    too_large = source.limits.max_image_bytes
-    for member in members:
-        label = label_of(member.name, result.layout, aliases)
-        if label is None:
-            result.dropped.append((member.name, "not in a configured class (data.classes)"))
-        elif member.size > too_large:
-            result.dropped.append((member.name, f"too large: {member.size:,} bytes, over {too_large:,}"))
-        else:
-            candidates.append(Candidate(member.name, label))
-
-    seen: dict[tuple[str, str], str] = {}
-    for candidate in candidates:
-        key = (candidate.label, candidate.basename)
-        if key in seen:
-            raise DataError(
-                f"{source.label}: {seen[key]!r} and {candidate.name!r} would both become "
-                f"{candidate.label}/{candidate.basename}; give the files unique names"
-            )
-        seen[key] = candidate.name
-
-    needed = sum(counts[s] for s in SPLITS)
+    result = SplitResult(layout=detect_layout([m.name for m in members]) if layout == "auto" else layout)
+    try:
+        candidates, result.dropped = label_candidates(
+            members, result.layout, classes, source.limits.max_image_bytes
+        )
+    except DataError as exc:
+        raise DataError(f"{source.label}: {exc}") from None
     usable: dict[str, list[Candidate]] = {label: [] for label in classes}
     for candidate, reason in _inspect(source, candidates, threads, require_jfif):
         if reason is None:
@@ -157,44 +226,11 @@ def plan_and_write(
         else:
             result.dropped.append((candidate.name, reason))
     result.dropped.sort()
-
-    # name in source -> (rank in the manifest, split, class folder, file name)
-    assignment: dict[str, tuple[int, str, str, str]] = {}
-    for class_rank, (label, items) in enumerate(usable.items()):
-        if len(items) < needed:
-            asked = "+".join(str(counts[s]) for s in SPLITS)
-            raise DataError(
-                f"{source.label}: class {label!r} has {len(items):,} usable images but data.split asks "
-                f"for {needed:,} ({asked}); lower data.split.train/validation/test or use more data"
-            )
-        items.sort(key=lambda c: c.sort_key)
-        if order == "shuffle":
-            # A per-class generator, so one class's size never changes another's draw.
-            random.Random(f"{seed}:{label}").shuffle(items)
-        start = 0
-        for split_rank, split in enumerate(SPLITS):
-            for position, candidate in enumerate(items[start : start + counts[split]]):
-                rank = (split_rank * len(classes) + class_rank) * needed + position
-                assignment[candidate.name] = (rank, split, label, candidate.basename)
-            start += counts[split]
-
-    for split in SPLITS:
-        for label in classes:
-            (out_dir / split / label).mkdir(parents=True, exist_ok=True)
-    ranked = []
-    for name, data in source.iter_bytes(list(assignment)):
-        rank, split, label, basename = assignment[name]
-        relative = f"{split}/{label}/{basename}"
-        (out_dir / relative).write_bytes(data)
-        row = {
-            "file": relative,
-            "class": label,
-            "split": split,
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "source": name,
-        }
-        ranked.append((rank, row))
-    result.manifest = [row for _, row in sorted(ranked, key=lambda item: item[0])]
+    try:
+        assignment = assign(usable, counts, order, seed)
+    except DataError as exc:
+        raise DataError(f"{source.label}: {exc}") from None
+    result.manifest = write_split(source, out_dir, assignment, classes)
     return result
 
 

@@ -8,14 +8,18 @@ from pathlib import Path
 
 from .files import atomic_write_table, atomic_write_text
 from .model import check_summary, model_from_settings, summary_rows, summary_text
+from .settings import RunSettings
 
 log = logging.getLogger(__name__)
 
 
-def write_model_summary(experiment: str, settings: dict, text_path: Path, table_path: Path) -> list[dict]:
+def write_model_summary(
+    experiment: str, settings: RunSettings | dict, text_path: Path, table_path: Path
+) -> list[dict]:
+    settings = RunSettings.of(settings)
     model = model_from_settings(settings, experiment)
     rows = summary_rows(model)
-    check_summary(rows, settings.get("expect"), experiment)
+    check_summary(rows, settings.expect, experiment)
     atomic_write_text(text_path, summary_text(model))
     atomic_write_table(table_path, list(rows[0]), rows, delimiter="\t")
     log.info(

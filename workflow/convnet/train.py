@@ -28,13 +28,13 @@ from .backend import configure
 from .cache import ImageSet, load_image_set
 from .errors import ConfigError, ConvnetError
 from .experiments import fingerprint
-from .files import atomic_write_table, atomic_write_text
+from .files import atomic_path, atomic_write_table, atomic_write_text
 from .model import model_from_settings
 from .pipeline import fit_arguments
+from .records import HISTORY_COLUMNS
+from .settings import RunSettings
 
 log = logging.getLogger(__name__)
-
-HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
 
 
 class TrainingError(ConvnetError):
@@ -157,15 +157,15 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             last=f"epoch-{epoch + 1}.weights.h5",
             random=f"random-{epoch + 1}.npz",
         )
-        self.model.save_weights(self.folder / state["last"])
-        np.savez(
-            self.folder / state["random"],
-            *[keras.ops.convert_to_numpy(v) for v in random_state_variables(self.model)],
-        )
+        with atomic_path(self.folder / state["last"]) as tmp:
+            self.model.save_weights(tmp)
+        with atomic_path(self.folder / state["random"]) as tmp:
+            np.savez(tmp, *[keras.ops.convert_to_numpy(v) for v in random_state_variables(self.model)])
         val_loss = row["val_loss"]
         if val_loss is not None and (state["best_val_loss"] is None or val_loss < state["best_val_loss"]):
             state.update(best_val_loss=val_loss, best_epoch=epoch + 1, best=f"best-{epoch + 1}.npz")
-            np.savez(self.folder / state["best"], *self.model.get_weights())
+            with atomic_path(self.folder / state["best"]) as tmp:
+                np.savez(tmp, *self.model.get_weights())
         write_history(self.folder / "history.csv", self.history)
         atomic_write_text(self.state_path, json.dumps(state, indent=2))  # the commit point
         keep = {state["last"], state["random"], state["best"], "state.json", "history.csv"}
@@ -183,46 +183,41 @@ def write_history(path: Path, rows: list[dict]) -> None:
     atomic_write_table(path, HISTORY_COLUMNS, rows)
 
 
-# Keras 3's own RMSprop epsilon. Optional in the config, so that runs which never set it keep
-# their settings, and Snakemake does not retrain them.
-DEFAULT_RMSPROP_EPSILON = 1e-7
-
-
-def compile_model(model: keras.Model, settings: dict) -> keras.Model:
-    epsilon = settings.get("rmsprop_epsilon", DEFAULT_RMSPROP_EPSILON)
+def compile_model(model: keras.Model, settings: RunSettings | dict) -> keras.Model:
+    settings = RunSettings.of(settings)
     model.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate=settings["learning_rate"], epsilon=epsilon),
+        optimizer=keras.optimizers.RMSprop(
+            learning_rate=settings.learning_rate, epsilon=settings.rmsprop_epsilon
+        ),
         loss="binary_crossentropy",
         metrics=["accuracy"],
     )
     return model
 
 
-def save_portable(weights: list[np.ndarray], settings: dict, path: Path) -> None:
+def save_portable(weights: list[np.ndarray], settings: RunSettings, path: Path) -> None:
     """Save the inference model in float32, whatever precision trained it, so it loads and predicts
     anywhere. Like the book's saved model it has no augmentation layers: they do nothing outside
     training, hold no weights, and Keras 3.15 cannot reload a RandomShear layer it saved."""
     keras.config.set_dtype_policy("float32")
-    model = compile_model(model_from_settings(dict(settings, augmentation=None)), settings)
+    model = compile_model(model_from_settings(settings.replace(augmentation=None)), settings)
     model.set_weights(weights)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.h5")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
 
 
-def check_image_size(image_set: ImageSet, settings: dict, name: str, cache: Path) -> None:
-    got = list(image_set.images.shape[1:3])
-    if got != list(settings["image_size"]):
+def check_image_size(image_set: ImageSet, settings: RunSettings, name: str, cache: Path) -> None:
+    got = tuple(image_set.images.shape[1:3])
+    if got != settings.image_size:
         raise ConfigError(
             f"{cache} holds {got[0]}x{got[1]} images but experiments.{name}.image_size is "
-            f"{settings['image_size']}: rebuild the cache (snakemake --forcerun cache_images)"
+            f"{list(settings.image_size)}: rebuild the cache (snakemake --forcerun cache_images)"
         )
 
 
 def train_experiment(
     name: str,
-    settings: dict,
+    settings: RunSettings | dict,
     train_cache: Path,
     validation_cache: Path,
     last_model: Path,
@@ -234,11 +229,12 @@ def train_experiment(
     extra_callbacks: list | None = None,
 ) -> list[dict]:
     """Train ``name`` as ``settings`` say, resuming from ``checkpoint_dir``; return the history."""
-    precision = configure(settings["precision"], threads, deterministic=True, seed=settings["seed"])
+    settings = RunSettings.of(settings)
+    precision = configure(settings.precision, threads, deterministic=True, seed=settings.seed)
     log.info(
         "experiment %s, seed %s: backend %s, precision %s",
         name,
-        settings["seed"],
+        settings.seed,
         keras.backend.backend(),
         precision,
     )
@@ -251,10 +247,10 @@ def train_experiment(
     log.info("%d training and %d validation images", len(train), len(validation))
 
     model = compile_model(model_from_settings(settings), settings)
-    run_id = fingerprint(settings, precision, data_fingerprint(train, validation))
+    run_id = fingerprint(settings.as_dict(), precision, data_fingerprint(train, validation))
     checkpoint = ResumableCheckpoint(checkpoint_dir, run_id)
     initial_epoch = checkpoint.restore(model)
-    epochs = settings["epochs"]
+    epochs = settings.epochs
     callbacks = [StopOnNaN(name), checkpoint, EpochLog(epochs), *(extra_callbacks or [])]
     if tensorboard_dir is not None and keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
@@ -262,9 +258,9 @@ def train_experiment(
         arguments = fit_arguments(
             train,
             validation,
-            settings["batch_size"],
-            settings["steps_per_epoch"],
-            settings["seed"],
+            settings.batch_size,
+            settings.steps_per_epoch,
+            settings.seed,
             epochs,
             initial_epoch,
         )

@@ -117,21 +117,32 @@ def run_params(wildcards):
     return run_settings(config, wildcards.experiment, int(wildcards.seed))
 
 
-def runs_of(pattern):
+def seeds_of_experiment(pattern):
     """Input function: ``pattern`` (with {experiment} and {seed}) for every seed of the job's
-    experiment, or of every experiment when the job has no experiment wildcard."""
+    experiment."""
 
     def paths(wildcards):
-        names = (
-            [wildcards.experiment] if hasattr(wildcards, "experiment") else EXPERIMENTS
-        )
-        return [
-            pattern.format(experiment=name, seed=seed)
-            for name in names
-            for seed in experiment_seeds(config, name)
-        ]
+        return runs_of(wildcards.experiment, pattern)
 
     return paths
+
+
+def runs_of(experiment, pattern):
+    """``pattern`` for every seed of ``experiment``."""
+    return [
+        pattern.format(experiment=experiment, seed=seed)
+        for seed in experiment_seeds(config, experiment)
+    ]
+
+
+def every_run(pattern):
+    """``pattern`` for every run (experiment and seed) in the config."""
+    return [path for name in EXPERIMENTS for path in runs_of(name, pattern)]
+
+
+def every_run_by_experiment(pattern):
+    """{experiment: ``pattern`` for each of its seeds}, for scripts that group runs."""
+    return {name: runs_of(name, pattern) for name in EXPERIMENTS}
 
 
 def cache_for(split):

@@ -27,7 +27,7 @@ rule evaluate:
 
 rule experiment_summary:
     input:
-        runs_of(f"{METRICS}/{RUN}.json"),
+        metrics=seeds_of_experiment(f"{METRICS}/{RUN}.json"),
     output:
         report(
             f"{METRICS}/{{experiment}}_summary.csv",
@@ -42,14 +42,14 @@ rule experiment_summary:
     log:
         f"{LOGS}/experiment_summary/{{experiment}}.log",
     conda:
-        "../../envs/train.yaml"
+        "../../envs/tables.yaml"
     script:
-        "../scripts/metrics_table.py"
+        "../scripts/experiment_summary.py"
 
 
 rule metrics_table:
     input:
-        runs_of(f"{METRICS}/{RUN}.json"),
+        metrics=every_run(f"{METRICS}/{RUN}.json"),
     output:
         report(
             f"{METRICS}/test_metrics.csv",
@@ -60,6 +60,6 @@ rule metrics_table:
     log:
         f"{LOGS}/metrics_table.log",
     conda:
-        "../../envs/train.yaml"
+        "../../envs/tables.yaml"
     script:
         "../scripts/metrics_table.py"

@@ -5,7 +5,7 @@
 
 rule plot_history:
     input:
-        runs_of(f"{HISTORY}/{RUN}.csv"),
+        histories=seeds_of_experiment(f"{HISTORY}/{RUN}.csv"),
     output:
         report(
             f"{PLOTS}/{{experiment}}_{{metric}}.png",
@@ -20,14 +20,17 @@ rule plot_history:
         metric="accuracy|loss",
     conda:
         "../../envs/plots.yaml"
+    params:
+        experiment="{experiment}",
+        metric="{metric}",
     script:
-        "../scripts/plot.py"
+        "../scripts/plot_history.py"
 
 
 rule plot_comparison:
     input:
-        histories=runs_of(f"{HISTORY}/{RUN}.csv"),
-        metrics=runs_of(f"{METRICS}/{RUN}.json"),
+        histories=every_run(f"{HISTORY}/{RUN}.csv"),
+        metrics=every_run(f"{METRICS}/{RUN}.json"),
     output:
         report(
             f"{PLOTS}/comparison.png",
@@ -40,14 +43,14 @@ rule plot_comparison:
     conda:
         "../../envs/plots.yaml"
     params:
-        experiments=[name for name, _ in runs(config)],
+        histories=every_run_by_experiment(f"{HISTORY}/{RUN}.csv"),
     script:
-        "../scripts/plot.py"
+        "../scripts/plot_comparison.py"
 
 
 rule plot_confusion:
     input:
-        f"{METRICS}/{RUN}.json",
+        metrics=f"{METRICS}/{RUN}.json",
     output:
         report(
             f"{PLOTS}/{RUN}_confusion.png",
@@ -65,7 +68,7 @@ rule plot_confusion:
     conda:
         "../../envs/plots.yaml"
     script:
-        "../scripts/plot.py"
+        "../scripts/plot_confusion.py"
 
 
 rule plot_errors:
@@ -88,8 +91,10 @@ rule plot_errors:
         f"{LOGS}/plots/{RUN}_errors.log",
     conda:
         "../../envs/plots.yaml"
+    params:
+        title="{experiment} (seed {seed})",
     script:
-        "../scripts/plot.py"
+        "../scripts/plot_errors.py"
 
 
 rule config_used:
@@ -103,7 +108,7 @@ rule config_used:
     log:
         f"{LOGS}/config_used.log",
     conda:
-        "../../envs/plots.yaml"
+        "../../envs/tables.yaml"
     params:
         config=config,
     script:

@@ -1,0 +1,100 @@
+"""The settings of one run as typed, frozen objects: what the model, the augmentation, training and
+the benchmarks read, by attribute. The config and Snakemake's params stay plain mappings
+(``convnet.experiments``); code converts them once, at its entry, with ``RunSettings.of``.
+Standard library only."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from .errors import ConfigError
+
+# Keras 3's own RMSprop epsilon, for settings that leave it out.
+KERAS_RMSPROP_EPSILON = 1e-7
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random transformations of the training images (config key ``augmentation``)."""
+
+    method: str = "affine"  # affine: one resample, as Keras 2.0.8; layers: Keras 3 layers
+    interpolation: str = "nearest"
+    horizontal_flip: bool = False
+    rotation_degrees: float = 0.0
+    width_shift: float = 0.0
+    height_shift: float = 0.0
+    shear_radians: float = 0.0  # the config gives shear_radians or shear_degrees
+    zoom: float = 0.0
+    fill_mode: str = "nearest"
+
+    @classmethod
+    def of(cls, spec) -> Augmentation | None:
+        """From the config's mapping (None or empty: no augmentation), or an Augmentation."""
+        if spec is None or isinstance(spec, cls):
+            return spec
+        if not spec:
+            return None
+        spec = dict(spec)
+        radians, degrees = spec.pop("shear_radians", None), spec.pop("shear_degrees", None)
+        if radians and degrees:
+            raise ConfigError("augmentation sets both shear_radians and shear_degrees: keep one")
+        spec["shear_radians"] = float(radians or math.radians(degrees or 0.0))
+        return cls(**{key: value for key, value in spec.items() if value is not None})
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What the model-summary check expects (config key ``expect``)."""
+
+    params: int | None = None
+    shapes: tuple[int, ...] | None = None
+
+    @classmethod
+    def of(cls, spec) -> Expect | None:
+        if spec is None or isinstance(spec, cls):
+            return spec
+        shapes = spec.get("shapes")
+        return cls(spec.get("params"), tuple(shapes) if shapes is not None else None)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """One experiment's model and training, and (for a run) its seed."""
+
+    image_size: tuple[int, int]
+    conv_filters: tuple[int, ...]
+    dense_units: int
+    dropout: float
+    augmentation: Augmentation | None
+    learning_rate: float
+    batch_size: int
+    epochs: int
+    steps_per_epoch: int | None
+    precision: str
+    expect: Expect | None = None
+    resize_interpolation: str = "nearest"
+    rmsprop_epsilon: float = KERAS_RMSPROP_EPSILON
+    seed: int | None = None  # None for what every run of an experiment shares (the model check)
+
+    @classmethod
+    def of(cls, settings) -> RunSettings:
+        """From an experiment's settings mapping (``convnet.experiments``), or a RunSettings.
+        Keys that are not settings (``seeds``) are left out."""
+        if isinstance(settings, cls):
+            return settings
+        known = {field.name for field in fields(cls)}
+        values = {key: value for key, value in settings.items() if key in known and value is not None}
+        values["image_size"] = tuple(values["image_size"])
+        values["conv_filters"] = tuple(values["conv_filters"])
+        values["augmentation"] = Augmentation.of(settings.get("augmentation"))
+        values["expect"] = Expect.of(settings.get("expect"))
+        values.setdefault("steps_per_epoch", None)
+        return cls(**values)
+
+    def replace(self, **changes) -> RunSettings:
+        return RunSettings(**{**self.__dict__, **changes})
+
+    def as_dict(self) -> dict:
+        """Plain JSON-able values, e.g. for a run's fingerprint."""
+        return asdict(self)
