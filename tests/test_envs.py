@@ -54,3 +54,39 @@ def test_every_rule_names_an_existing_env_file():
     for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
         for env in re.findall(r'conda:\s*\n\s*"([^"]+)"', smk.read_text()):
             assert (smk.parent / env).resolve().is_file(), f"{smk.name}: {env} missing"
+
+
+def used_env_files(workdir, *args) -> set[str]:
+    """The env files the workflow would build, as `snakemake --containerize` hashes them (it needs
+    no conda for that; it fails only afterwards, asking conda for its version)."""
+    import subprocess
+
+    from conftest import tool
+
+    proc = subprocess.run(
+        [tool("snakemake"), "--containerize", *args], cwd=workdir, capture_output=True, text=True
+    )
+    return set(re.findall(r"Hashing conda environment envs/(\S+)\.yaml", proc.stdout + proc.stderr))
+
+
+def test_a_cpu_user_never_gets_the_cuda_env_and_the_slurm_profile_selects_it(workdir):
+    cpu = used_env_files(workdir)
+    assert "train" in cpu and "train-cuda" not in cpu
+    cluster = used_env_files(workdir, "--profile", "profiles/slurm")
+    assert "train-cuda" in cluster and "train" not in cluster
+    chosen = used_env_files(workdir, "--config", "compute={accelerator: cuda}")
+    assert "train-cuda" in chosen and "train" not in chosen
+
+
+def test_the_cuda_variants_pin_the_same_versions():
+    cuda = pins((ROOT / "requirements-cuda.txt").read_text().splitlines())
+    assert cuda == {"tensorflow": REQUIREMENTS["tensorflow"]}
+    assert "tensorflow[and-cuda]==" in (ROOT / "requirements-cuda.txt").read_text()
+    env = yaml.safe_load((ROOT / "envs" / "train-cuda.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert f"tensorflow[and-cuda]=={REQUIREMENTS['tensorflow']}" in pip
+    cpu = yaml.safe_load((ROOT / "envs" / "train.yaml").read_text())
+    cpu_pip = next(d["pip"] for d in cpu["dependencies"] if isinstance(d, dict))
+    assert sorted(p for p in pip if not p.startswith("tensorflow[")) == sorted(
+        p for p in cpu_pip if not p.startswith("tensorflow==")
+    )

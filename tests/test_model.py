@@ -137,3 +137,18 @@ def test_seeded_augmentation_layers_draw_independently():
     flipped, angle, zoom = draws["flip"].ravel() > 0.5, draws["rotate"].ravel(), draws["zoom"].ravel()
     assert 0.35 < np.mean(flipped == (angle < 0)) < 0.65
     assert abs(np.corrcoef(angle, zoom)[0, 1]) < 0.2
+
+
+def test_architecture_keys_are_the_model_settings_fields():
+    from dataclasses import fields
+
+    from convnet.experiments import ARCHITECTURE_KEYS, architecture_settings
+    from convnet.settings import ModelSettings, RunSettings
+
+    assert set(ARCHITECTURE_KEYS) == {f.name for f in fields(ModelSettings)} - {"seed"}
+    model = ModelSettings.of(architecture_settings(CONFIG, "augmented"))
+    assert model.augmentation.shear_radians == pytest.approx(0.2) and model.seed is None
+    run = RunSettings.of(dict(experiment_settings(CONFIG, "augmented"), seed=2))
+    assert run.seed == 2 and run.epochs == 100 and run.image_size == (150, 150)
+    with pytest.raises(TypeError):
+        RunSettings.of(architecture_settings(CONFIG, "augmented"))  # a run needs its training

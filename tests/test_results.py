@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from convnet.tables import summary_table
 from convnet.files import atomic_write_table
+from convnet.tables import summary_table
 from convnet.results import main
 
 BENCHMARK_HEADER = [
@@ -51,6 +51,22 @@ def fake_results(root, accuracies=None):
         atomic_write_table(
             results / "benchmarks" / "train" / "baseline" / f"seed{seed}.tsv", BENCHMARK_HEADER, [row], "\t"
         )
+        card = {
+            "experiment": "baseline",
+            "seed": seed,
+            "precision": "mixed_bfloat16",
+            "hardware": {
+                "backend": "tensorflow",
+                "gpus": [],
+                "cpu": "AMD EPYC",
+                "cpu_flags": ["avx512_bf16"],
+                "threads": 2,
+            },
+            "training": {"epochs": 3, "resumed_after_epochs": [2] if seed == 2 else [], "seconds": 177.0},
+            "project": {"commit": "0123456789abcdef", "changed_files": 0},
+        }
+        (results / "models" / "baseline").mkdir(parents=True, exist_ok=True)
+        (results / "models" / "baseline" / f"seed{seed}.json").write_text(json.dumps(card))
     summary_table(paths, results / "metrics" / "baseline_summary.csv")
     return results
 
@@ -63,6 +79,10 @@ def test_tables_show_mean_spread_overfitting_and_wall_time(tmp_path, capsys):
     # seed 1: 3 epochs, last val acc 0.700, highest 0.700, lowest val loss at epoch 2, gap 0.90-0.70
     assert "| baseline | 1 | 3 | 0.700 | 0.700 | 2 | 0.580 | 0.650 | +0.200 | 59.0 |" in out
     assert "| train/baseline/seed2 | 1790 | 0:29:50 | 2100 |" in out
+    assert (
+        "| baseline | 2 | tensorflow | mixed_bfloat16 | AMD EPYC (avx512_bf16) | 2 | 0123456789 | 3 | 2 | 0.05 |"
+        in out
+    )
 
 
 def test_one_seed_shows_no_spread_and_no_results_is_a_clear_error(tmp_path, capsys):

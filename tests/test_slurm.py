@@ -64,6 +64,8 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tmp_path):
         "tests/tiny-config.yaml",
         "--config",
         data,
+        # the fake GPUs are /dev/null: TensorFlow sees none, so fall back to the CPU on purpose
+        "compute={accelerator: cpu, cpu_fallback: true}",
         # test-only: no slurmdbd here, a 2-core node, and no 40 s wait before the first status check
         "--slurm-status-command",
         "squeue",
@@ -99,6 +101,7 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tmp_path):
         train_log = (cluster / "results" / "logs" / "train" / name / "seed1.log").read_text()
         devices = re.search(r"CUDA_VISIBLE_DEVICES=(\S+)", train_log).group(1)
         assert devices not in ("", "(unset)"), "the training job was given no GPU"
+        assert "sees no GPU" in train_log and "running on the CPU" in train_log
         assert (cluster / "results" / "plots" / name / "seed1_errors.png").is_file()
     assert (cluster / "results" / "metrics" / "test_metrics.csv").is_file()
 

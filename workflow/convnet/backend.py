@@ -1,5 +1,6 @@
 """Everything that depends on the Keras backend or the hardware, kept out of model and training code:
-precision choice, thread counts and determinism.
+which GPUs a job may and can use, precision, thread counts and determinism. TensorFlow (the
+default) and JAX are the tested backends.
 """
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ from pathlib import Path
 
 import keras
 
+from .errors import ConvnetError
+
 log = logging.getLogger(__name__)
+
+
+class HardwareError(ConvnetError):
+    """The job cannot use the hardware it was given (a GPU its backend cannot see)."""
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
@@ -21,6 +28,26 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
     except OSError:
         pass
     return set()
+
+
+def visible_gpus() -> list[str]:
+    """Names of the GPUs the Keras backend can use (TensorFlow or JAX); empty without one."""
+    backend = keras.backend.backend()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return [
+                tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+                for gpu in tf.config.list_physical_devices("GPU")
+            ]
+        if backend == "jax":
+            import jax
+
+            return [str(getattr(d, "device_kind", d)) for d in jax.devices() if d.platform == "gpu"]
+    except Exception as exc:  # a broken driver should not hide behind a traceback
+        log.warning("could not query the GPU (%s); assuming none", exc)
+    return []
 
 
 def gpu_compute_capability() -> tuple[int, int] | None:
@@ -41,14 +68,62 @@ def gpu_compute_capability() -> tuple[int, int] | None:
             if devices:
                 major, minor = str(devices[0].compute_capability).split(".")
                 return int(major), int(minor)
-        elif backend == "torch":
-            import torch
-
-            if torch.cuda.is_available():
-                return torch.cuda.get_device_capability(0)
     except Exception as exc:  # a broken driver should not stop a CPU run
         log.warning("could not query the GPU (%s); assuming none", exc)
     return None
+
+
+# Variables a scheduler sets when it hands a job GPUs, and the values that mean "none".
+GPU_VARIABLES = {
+    "CUDA_VISIBLE_DEVICES": ("", "-1", "NoDevFiles"),
+    "SLURM_JOB_GPUS": ("",),
+    "SLURM_STEP_GPUS": ("",),
+    "SLURM_GPUS_ON_NODE": ("", "0"),
+}
+
+
+def gpus_handed_over(environ=None) -> str | None:
+    """The variable (and value) that says this job was given GPUs, or None."""
+    environ = os.environ if environ is None else environ
+    for name, none in GPU_VARIABLES.items():
+        value = environ.get(name)
+        if value is not None and value.strip() not in none:
+            return f"{name}={value.strip()}"
+    return None
+
+
+def _version(package: str) -> str:
+    from importlib import metadata
+
+    return metadata.version(package)
+
+
+def check_gpu(accelerator: str, cpu_fallback: bool, environ=None, gpus=None) -> list[str]:
+    """Stop a job that should run on a GPU but whose backend sees none, instead of training on the
+    CPU a hundred times slower. It should when ``compute.accelerator`` is ``cuda`` or the scheduler
+    handed it GPUs. ``compute.cpu_fallback: true`` makes it a warning. Returns the GPUs seen."""
+    gpus = visible_gpus() if gpus is None else gpus
+    handed = gpus_handed_over(environ)
+    wanted = (
+        "compute.accelerator is cuda" if accelerator == "cuda" else handed and f"the job was handed {handed}"
+    )
+    if not wanted or gpus:
+        return gpus
+    backend = keras.backend.backend()
+    fix = (
+        "pip install 'tensorflow[and-cuda]==2.21.0' (requirements-cuda.txt), or run with --use-conda and "
+        "--config 'compute={accelerator: cuda}' (envs/train-cuda.yaml)"
+        if backend == "tensorflow"
+        else f"pip install 'jax[cuda12]=={_version('jax')}'"
+    )
+    message = (
+        f"{wanted}, but Keras's {backend} backend sees no GPU (no CUDA libraries?): {fix}; "
+        "or set compute.cpu_fallback: true to run on the CPU on purpose"
+    )
+    if not cpu_fallback:
+        raise HardwareError(message)
+    log.warning("%s; compute.cpu_fallback is true: running on the CPU", message)
+    return gpus
 
 
 def choose_precision(requested: str, flags: set[str] | None = None, gpu: tuple | None | str = "ask") -> str:
@@ -81,10 +156,6 @@ def configure(precision: str, threads: int | None, deterministic: bool, seed: in
                 pass
         if deterministic:
             tf.config.experimental.enable_op_determinism()
-    elif threads and keras.backend.backend() == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
     elif threads:
         os.environ.setdefault(
             "XLA_FLAGS", f"--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads={threads}"

@@ -73,7 +73,8 @@ def model_settings(config: dict, name: str) -> dict:
     return settings
 
 
-# What shapes an experiment's model (and the model-summary check), as opposed to how it trains.
+# What shapes an experiment's model (and the model-summary check), as opposed to how it trains:
+# the fields of convnet.settings.ModelSettings but the seed.
 ARCHITECTURE_KEYS = ("image_size", "conv_filters", "dense_units", "dropout", "augmentation", "expect")
 
 

@@ -15,7 +15,7 @@ from keras import layers
 
 from .augmentation import augmentation_layers, layer_seed
 from .errors import ConfigError
-from .settings import Augmentation, Expect, RunSettings
+from .settings import Augmentation, Expect, ModelSettings
 
 CHECKED_LAYER_TYPES = ("Conv2D", "MaxPooling2D", "Flatten", "Dense")
 
@@ -55,8 +55,8 @@ def smallest_image_size(blocks: int) -> int:
     return size
 
 
-def model_from_settings(settings: RunSettings | dict, experiment: str = "") -> keras.Model:
-    settings = RunSettings.of(settings)
+def model_from_settings(settings: ModelSettings | dict, experiment: str = "") -> keras.Model:
+    settings = settings if isinstance(settings, ModelSettings) else ModelSettings.of(settings)
     height, width = settings.image_size
     blocks = len(settings.conv_filters)
     if min(height, width) < smallest_image_size(blocks):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -97,6 +98,52 @@ def history_section(results: Path) -> str:
     return markdown_table(header, history_rows(results))
 
 
+def run_card_rows(results: Path) -> list[list]:
+    """Per run, from its run card: where and how it trained."""
+    rows = []
+    for path in sorted((results / "models").glob("*/seed*.json")):
+        card = json.loads(path.read_text())
+        hardware, training, project = card["hardware"], card["training"], card.get("project") or {}
+        device = (
+            ", ".join(hardware["gpus"])
+            or f"{hardware['cpu']} ({', '.join(hardware['cpu_flags']) or 'no listed flags'})"
+        )
+        commit = project.get("commit", "")[:10]
+        if project.get("changed_files"):
+            commit += f" +{project['changed_files']} changed"
+        rows.append(
+            [
+                card["experiment"],
+                card["seed"],
+                hardware["backend"],
+                card["precision"],
+                device,
+                hardware["threads"],
+                commit or "n/a",
+                training["epochs"],
+                " ".join(map(str, training["resumed_after_epochs"])) or "-",
+                f"{training['seconds'] / 3600:.2f}",
+            ]
+        )
+    return rows
+
+
+def run_card_section(results: Path) -> str:
+    header = [
+        "experiment",
+        "seed",
+        "backend",
+        "precision",
+        "device",
+        "threads",
+        "commit",
+        "epochs",
+        "resumed after epoch",
+        "training hours",
+    ]
+    return markdown_table(header, run_card_rows(results))
+
+
 def rule_times(results: Path) -> list[list]:
     """Wall time and peak memory of every job that has a ``benchmark:`` file."""
     rows = []
@@ -124,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         sections = [
             ("Test set, over seeds (mean +- sample std (lowest-highest))", summary_section(args.results)),
             ("Training curves, per run", history_section(args.results)),
+            ("How each run was made (results/models/*/seed*.json)", run_card_section(args.results)),
             ("Wall time per job (results/benchmarks)", rule_time_section(args.results)),
         ]
     except DataError as exc:

@@ -58,43 +58,51 @@ class Expect:
         return cls(spec.get("params"), tuple(shapes) if shapes is not None else None)
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    """One experiment's model and training, and (for a run) its seed."""
+@dataclass(frozen=True, kw_only=True)
+class ModelSettings:
+    """What shapes an experiment's model and its check (``experiments.ARCHITECTURE_KEYS``), and the
+    seed of a run's random layers (None for the model check, built before any run)."""
 
     image_size: tuple[int, int]
     conv_filters: tuple[int, ...]
     dense_units: int
     dropout: float
-    augmentation: Augmentation | None
-    learning_rate: float
-    batch_size: int
-    epochs: int
-    steps_per_epoch: int | None
-    precision: str
+    augmentation: Augmentation | None = None
     expect: Expect | None = None
-    resize_interpolation: str = "nearest"
-    rmsprop_epsilon: float = KERAS_RMSPROP_EPSILON
-    seed: int | None = None  # None for what every run of an experiment shares (the model check)
+    seed: int | None = None
 
     @classmethod
-    def of(cls, settings) -> RunSettings:
-        """From an experiment's settings mapping (``convnet.experiments``), or a RunSettings.
-        Keys that are not settings (``seeds``) are left out."""
+    def of(cls, settings):
+        """From an experiment's settings mapping (``convnet.experiments``), or settings already
+        typed. Keys that are not fields (``seeds``) are left out."""
         if isinstance(settings, cls):
             return settings
+        if isinstance(settings, ModelSettings):
+            settings = asdict(settings)
         known = {field.name for field in fields(cls)}
         values = {key: value for key, value in settings.items() if key in known and value is not None}
         values["image_size"] = tuple(values["image_size"])
         values["conv_filters"] = tuple(values["conv_filters"])
         values["augmentation"] = Augmentation.of(settings.get("augmentation"))
         values["expect"] = Expect.of(settings.get("expect"))
-        values.setdefault("steps_per_epoch", None)
         return cls(**values)
 
-    def replace(self, **changes) -> RunSettings:
-        return RunSettings(**{**self.__dict__, **changes})
+    def replace(self, **changes):
+        return type(self)(**{**self.__dict__, **changes})
 
     def as_dict(self) -> dict:
         """Plain JSON-able values, e.g. for a run's fingerprint."""
         return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings(ModelSettings):
+    """One run: its model, and how it trains."""
+
+    learning_rate: float
+    batch_size: int
+    epochs: int
+    precision: str
+    steps_per_epoch: int | None = None
+    resize_interpolation: str = "nearest"
+    rmsprop_epsilon: float = KERAS_RMSPROP_EPSILON

@@ -8,15 +8,15 @@ from pathlib import Path
 
 from .files import atomic_write_table, atomic_write_text
 from .model import check_summary, model_from_settings, summary_rows, summary_text
-from .settings import RunSettings
+from .settings import ModelSettings
 
 log = logging.getLogger(__name__)
 
 
 def write_model_summary(
-    experiment: str, settings: RunSettings | dict, text_path: Path, table_path: Path
+    experiment: str, settings: ModelSettings | dict, text_path: Path, table_path: Path
 ) -> list[dict]:
-    settings = RunSettings.of(settings)
+    settings = settings if isinstance(settings, ModelSettings) else ModelSettings.of(settings)
     model = model_from_settings(settings, experiment)
     rows = summary_rows(model)
     check_summary(rows, settings.expect, experiment)

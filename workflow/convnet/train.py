@@ -30,6 +30,7 @@ from .errors import ConfigError, ConvnetError
 from .experiments import fingerprint
 from .files import atomic_path, atomic_write_table, atomic_write_text
 from .model import model_from_settings
+from . import runcard
 from .pipeline import fit_arguments
 from .records import HISTORY_COLUMNS
 from .settings import RunSettings
@@ -105,7 +106,14 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.folder = Path(folder)
         self.fingerprint = run_fingerprint
         self.history: list[dict] = []
-        self.state: dict = {"fingerprint": run_fingerprint, "epoch": 0, "best_val_loss": None, "best": None}
+        self.state: dict = {
+            "fingerprint": run_fingerprint,
+            "epoch": 0,
+            "best_val_loss": None,
+            "best": None,
+            "started": runcard.now(),
+            "resumed_after": [],
+        }
 
     @property
     def state_path(self) -> Path:
@@ -130,7 +138,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         with open(self.folder / "history.csv", newline="") as handle:
             rows = [dict(row) for row in csv.DictReader(handle)]
         self.history = [row for row in rows if int(row["epoch"]) <= state["epoch"]]
-        self.state = state
+        self.state = dict(state, resumed_after=[*state.get("resumed_after", []), state["epoch"]])
         log.info("resuming after epoch %d from %s", state["epoch"], self.folder)
         return state["epoch"]
 
@@ -195,15 +203,20 @@ def compile_model(model: keras.Model, settings: RunSettings | dict) -> keras.Mod
     return model
 
 
-def save_portable(weights: list[np.ndarray], settings: RunSettings, path: Path) -> None:
+def save_portable(
+    weights: list[np.ndarray], settings: RunSettings, path: Path, card: dict | None = None
+) -> None:
     """Save the inference model in float32, whatever precision trained it, so it loads and predicts
-    anywhere. Like the book's saved model it has no augmentation layers: they do nothing outside
-    training, hold no weights, and Keras 3.15 cannot reload a RandomShear layer it saved."""
+    anywhere, with its run card inside. Like the book's saved model it has no augmentation layers:
+    they do nothing outside training, hold no weights, and Keras 3.15 cannot reload a RandomShear
+    layer it saved."""
     keras.config.set_dtype_policy("float32")
     model = compile_model(model_from_settings(settings.replace(augmentation=None)), settings)
     model.set_weights(weights)
     with atomic_path(path) as tmp:
         model.save(tmp)
+        if card is not None:
+            runcard.embed(card, tmp)
 
 
 def check_image_size(image_set: ImageSet, settings: RunSettings, name: str, cache: Path) -> None:
@@ -227,8 +240,15 @@ def train_experiment(
     threads: int | None = None,
     tensorboard_dir: Path | None = None,
     extra_callbacks: list | None = None,
+    run_card: Path | None = None,
+    data_files: tuple[Path | None, Path | None] = (None, None),
+    project: Path | None = None,
 ) -> list[dict]:
-    """Train ``name`` as ``settings`` say, resuming from ``checkpoint_dir``; return the history."""
+    """Train ``name`` as ``settings`` say, resuming from ``checkpoint_dir``; return the history.
+
+    ``run_card``: where to write how the model was made (also stored in both .h5 files), with the
+    archive's and manifest's hashes from ``data_files`` (provenance.json, manifest.csv) and the
+    git state of ``project``."""
     settings = RunSettings.of(settings)
     precision = configure(settings.precision, threads, deterministic=True, seed=settings.seed)
     log.info(
@@ -267,10 +287,34 @@ def train_experiment(
         model.fit(**arguments, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
 
     history = checkpoint.history
-    save_portable(model.get_weights(), settings, last_model)
-    save_portable(checkpoint.best_weights(), settings, best_model)
-    write_history(history_csv, history)
     best = checkpoint.state
+    card = runcard.run_card(
+        name,
+        settings.as_dict(),
+        precision,
+        threads,
+        {
+            **runcard.data_identity(*data_files),
+            "train_images": len(train),
+            "validation_images": len(validation),
+            "pixels_sha256": data_fingerprint(train, validation),
+        },
+        {
+            "started": best.get("started"),
+            "finished": runcard.now(),
+            "epochs": len(history),
+            "resumed_after_epochs": best.get("resumed_after", []),
+            "seconds": round(sum(float(row["seconds"]) for row in history), 1),
+            "best_epoch": best.get("best_epoch"),
+            "best_val_loss": best.get("best_val_loss"),
+        },
+        project,
+    )
+    save_portable(model.get_weights(), settings, last_model, dict(card, checkpoint="last"))
+    save_portable(checkpoint.best_weights(), settings, best_model, dict(card, checkpoint="best"))
+    write_history(history_csv, history)
+    if run_card is not None:
+        runcard.write_run_card(card, run_card)
     log.info(
         "best epoch %s (val_loss %.4f); saved %s, %s",
         best["best_epoch"],

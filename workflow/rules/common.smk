@@ -55,6 +55,13 @@ except ConvnetError as exc:
 validate(config, str(SCHEMA))  # fills in the schema's defaults
 
 EXPERIMENTS = experiment_names(config)
+# Keras rules: TensorFlow for the CPU, or with NVIDIA's CUDA libraries (compute.accelerator: cuda,
+# which the slurm profile sets). A CPU-only user never downloads the CUDA wheels.
+TRAIN_ENV = (
+    "../../envs/train-cuda.yaml"
+    if config["compute"]["accelerator"] == "cuda"
+    else "../../envs/train.yaml"
+)
 # One training run per experiment and seed: its files are named {experiment}/seed{seed}.
 RUN = "{experiment}/seed{seed}"
 SEEDS = sorted({seed for _, seed in runs(config)})

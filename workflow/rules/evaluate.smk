@@ -15,7 +15,7 @@ rule evaluate:
     benchmark:
         f"{BENCHMARKS}/evaluate/{RUN}.tsv"
     conda:
-        "../../envs/train.yaml"
+        TRAIN_ENV
     threads: 4
     resources:
         gpu=1,

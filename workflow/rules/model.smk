@@ -12,7 +12,7 @@ rule cache_images:
     benchmark:
         f"{BENCHMARKS}/cache_images/{{size}}-{{resize}}_{{split}}.tsv"
     conda:
-        "../../envs/train.yaml"
+        TRAIN_ENV
     threads: 4
     resources:
         mem_mb=4000,
@@ -29,7 +29,7 @@ rule model_summary:
     log:
         f"{LOGS}/model_summary/{{experiment}}.log",
     conda:
-        "../../envs/train.yaml"
+        TRAIN_ENV
     params:
         settings=architecture_params,
     script:
@@ -41,17 +41,31 @@ rule train:
         summary=f"{MODELS}/{{experiment}}_summary.tsv",
         train=cache_for("train"),
         validation=cache_for("validation"),
+        # for the run card: which archive and which split the model saw
+        manifest=MANIFEST,
+        provenance=f"{DATA}/provenance.json",
     output:
         last=f"{MODELS}/{RUN}.h5",
         best=f"{MODELS}/{RUN}_best.h5",
         history=f"{HISTORY}/{RUN}.csv",
+        run_card=report(
+            f"{MODELS}/{RUN}.json",
+            caption="../report/run_card.rst",
+            category="{experiment}",
+            subcategory="Run cards",
+            labels={
+                "experiment": "{experiment}",
+                "seed": "{seed}",
+                "file": "run card",
+            },
+        ),
     log:
         f"{LOGS}/train/{RUN}.log",
     benchmark:
         f"{BENCHMARKS}/train/{RUN}.tsv"
     retries: 2
     conda:
-        "../../envs/train.yaml"
+        TRAIN_ENV
     threads: 4
     resources:
         gpu=1,

@@ -5,11 +5,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
+from convnet.backend import check_gpu
 from convnet.evaluate import evaluate_experiment
 from convnet.logs import run_logged
 
 
 def main(sm) -> None:
+    check_gpu(sm.config["compute"]["accelerator"], sm.config["compute"]["cpu_fallback"])
     evaluate_experiment(
         sm.wildcards.experiment,
         int(sm.wildcards.seed),

@@ -5,11 +5,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
+from convnet.backend import check_gpu
 from convnet.logs import run_logged
 from convnet.train import train_experiment
 
 
 def main(sm) -> None:
+    compute = sm.config["compute"]  # not a param: where a run trains does not rerun it
+    check_gpu(compute["accelerator"], compute["cpu_fallback"])
     train_experiment(
         sm.wildcards.experiment,
         sm.params.settings,
@@ -21,6 +24,9 @@ def main(sm) -> None:
         Path(sm.params.checkpoint_dir),
         threads=sm.threads,
         tensorboard_dir=Path(sm.params.tensorboard_dir),
+        run_card=Path(sm.output.run_card),
+        data_files=(Path(sm.input.provenance), Path(sm.input.manifest)),
+        project=Path(sm.scriptdir).parents[1],
     )
 
 

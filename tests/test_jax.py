@@ -1,0 +1,115 @@
+"""JAX is a tested backend: the model, augmentation and training tests, and the whole tiny workflow
+(model check, training with augmentation, a kill and resume, evaluation, plots) with
+KERAS_BACKEND=jax, on the CPU. Keras picks its backend once per process, so each runs in its own."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, copy_tiny_workflow
+from synthetic import image_files, write_zip
+
+import fault_suite
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("jax") is None, reason="jax is not installed (requirements-dev.txt)"
+    ),
+]
+JAX = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
+
+
+def test_the_model_augmentation_and_training_tests_pass_on_jax():
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_train.py",
+            "tests/test_augmentation.py",
+            "tests/test_model.py",
+            "tests/test_backend.py",
+        ],
+        cwd=ROOT,
+        env=JAX,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "failed" not in proc.stdout
+
+
+def test_the_tiny_workflow_runs_and_resumes_on_jax(tmp_path):
+    copy_tiny_workflow(tmp_path)
+    write_zip(tmp_path / "pets.zip", image_files("kaggle", 30))
+    args = [
+        *fault_suite.TINY,
+        "--config",
+        "data={path: pets.zip}",
+        "experiments={baseline: {epochs: 4}, augmented: {epochs: 3, steps_per_epoch: 3}}",
+    ]
+
+    # kill the whole workflow once training has checkpointed an epoch, then recover as the README says
+    proc = subprocess.Popen(
+        [*fault_suite.snakemake_command(tmp_path, *args)],
+        cwd=tmp_path,
+        env=JAX,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    for path in fault_suite.watch_new_files(tmp_path, proc, set()):
+        if "results/checkpoints/" in path and "state.json" in path:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait()
+    for extra in (["--unlock"], ["--rerun-incomplete"]):
+        done = subprocess.run(
+            fault_suite.snakemake_command(tmp_path, *args, *extra),
+            cwd=tmp_path,
+            env=JAX,
+            capture_output=True,
+            text=True,
+            timeout=1500,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    results = tmp_path / "results"
+    logs = " ".join(p.read_text() for p in (results / "logs" / "train").rglob("*.log"))
+    assert "backend jax" in logs and "resuming after epoch" in logs
+    for name, epochs in (("baseline", 4), ("augmented", 3)):
+        card = json.loads((results / "models" / name / "seed1.json").read_text())
+        assert card["hardware"]["backend"] == "jax" and card["training"]["epochs"] == epochs
+        assert (results / "plots" / name / "seed1_errors.png").is_file()
+        assert json.loads((results / "metrics" / name / "seed1.json").read_text())["last"]["accuracy"] >= 0
+    history = [
+        line.split(",") for line in (results / "history" / "baseline" / "seed1.csv").read_text().splitlines()
+    ]
+    assert float(history[-1][1]) < float(history[1][1]), "training on JAX did not lower the loss"
+    assert (results / "plots" / "comparison.png").is_file()
+
+    # the model check is the same model, layer by layer, on both backends
+    jax_summary = (results / "models" / "augmented_summary.tsv").read_text()
+    tensorflow = subprocess.run(
+        fault_suite.snakemake_command(
+            tmp_path, "--forcerun", "model_summary", "results/models/augmented_summary.tsv", *args
+        ),
+        cwd=tmp_path,
+        env=dict(os.environ, KERAS_BACKEND="tensorflow"),
+        capture_output=True,
+        text=True,
+    )
+    assert tensorflow.returncode == 0, tensorflow.stderr[-2000:]
+    assert "BookAugmentation" in jax_summary and "\tDense\t" in jax_summary
+    assert (results / "models" / "augmented_summary.tsv").read_text() == jax_summary
