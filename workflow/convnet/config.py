@@ -177,6 +177,16 @@ def coerce_cli_strings(value, schema: dict, root: dict | None = None):
     return value
 
 
+def check_predict(predict: dict) -> None:
+    """Every folder or archive named under ``predict`` must exist."""
+    for name, path in predict.items():
+        if not Path(path).exists():
+            raise ConfigError(
+                f"predict.{name} {path!r} does not exist: give a folder or zip/tar archive of photos "
+                "(relative to the working directory)"
+            )
+
+
 def check_pinned_archive(data: dict, provenance: Path) -> None:
     """A pinned ``data.sha256`` against the archive the current results were split from.
 

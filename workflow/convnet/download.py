@@ -7,6 +7,7 @@ A truncated download therefore never looks complete.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -100,11 +101,15 @@ def download(
     dest: str | os.PathLike,
     *,
     sha256: str | None = None,
+    md5: str | None = None,
     retries: int = 5,
     timeout: float = 60.0,
     backoff: float = 2.0,
+    setting: str = "data",
 ) -> str:
-    """Download ``url`` to ``dest``; return its sha256. Raises DataError with a one-line reason."""
+    """Download ``url`` to ``dest``; return its sha256. A pinned ``sha256`` or ``md5`` (Keras
+    publishes md5 hashes for its weights) must match. ``setting`` names the config block in
+    messages. Raises DataError with a one-line reason."""
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
     log.info("downloading %s -> %s", url, dest)
@@ -115,30 +120,45 @@ def download(
                 break
             except _Retry as exc:
                 if attempt > retries:
+                    yourself = (
+                        "data.source: local and data.path"
+                        if setting == "data"
+                        else f"{setting}.url to its file:// URL"
+                    )
                     raise DataError(
                         f"download of {url} failed after {retries + 1} attempts ({exc}); "
-                        f"run again to resume from {part.name}, or fetch it yourself and set "
-                        "data.source: local and data.path"
+                        f"run again to resume from {part.name}, or fetch it yourself and set {yourself}"
                     ) from None
                 wait = backoff * 2 ** (attempt - 1)
                 log.warning("attempt %d failed: %s; retrying in %.0f s", attempt, exc, wait)
                 time.sleep(wait)
-        return verify(part, dest, sha256, what=url)
+        return verify(part, dest, sha256, what=url, md5=md5, setting=setting)
 
 
-def verify(part: Path, dest: Path, sha256: str | None, what: str) -> str:
-    """Check a complete ``part`` against a pinned sha256; return its sha256. A mismatch is moved
-    aside for inspection (and never becomes ``dest``)."""
+def verify(
+    part: Path, dest: Path, sha256: str | None, what: str, md5: str | None = None, setting: str = "data"
+) -> str:
+    """Check a complete ``part`` against a pinned sha256 (or md5); return its sha256. A mismatch
+    is moved aside for inspection (and never becomes ``dest``)."""
     observed, size = sha256_of_file(part)
     log.info("sha256 %s, %s bytes", observed, f"{size:,}")
-    if sha256 and observed.lower() != sha256.lower():
-        rejected = dest.with_name(dest.name + ".sha256-mismatch")
-        os.replace(part, rejected)
-        raise DataError(
-            f"{what}: sha256 is {observed}, but data.sha256 pins {sha256}; the bytes were kept as "
-            f"{rejected} for inspection: fix data.sha256 or data.url"
-        )
+    for name, pinned, digest in (("sha256", sha256, observed), ("md5", md5, md5 and _md5(part))):
+        if pinned and digest.lower() != pinned.lower():
+            rejected = dest.with_name(dest.name + f".{name}-mismatch")
+            os.replace(part, rejected)
+            raise DataError(
+                f"{what}: {name} is {digest}, but {setting}.{name} pins {pinned}; the bytes were kept as "
+                f"{rejected} for inspection: fix {setting}.{name} or {setting}.url"
+            )
     return observed
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def kaggle_credentials_present(env: dict | None = None, home: Path | None = None) -> bool:

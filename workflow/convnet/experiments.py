@@ -31,16 +31,25 @@ def with_augmentation_defaults(spec: dict | None) -> dict | None:
     return {**AUGMENTATION_DEFAULTS, **spec}
 
 
+def _experiments(config: dict) -> dict:
+    """``experiments``, and the book's pretrained ones (``pretrained.experiments``) when
+    ``pretrained.enabled`` is true."""
+    pretrained = config.get("pretrained") or {}
+    extra = pretrained.get("experiments") or {} if pretrained.get("enabled") else {}
+    return {**config["experiments"], **{k: v for k, v in extra.items() if k not in config["experiments"]}}
+
+
 def experiment_names(config: dict) -> list[str]:
-    return list(config["experiments"])
+    return list(_experiments(config))
 
 
 def experiment_settings(config: dict, name: str) -> dict:
     """The full settings of one experiment; an unknown name is a clear error."""
-    if name not in config["experiments"]:
-        known = ", ".join(config["experiments"])
+    experiments = _experiments(config)
+    if name not in experiments:
+        known = ", ".join(experiments)
         raise ConfigError(f"unknown experiment {name!r}: the config's experiments are {known}")
-    settings = deep_merge(config["experiment_defaults"], config["experiments"][name] or {})
+    settings = deep_merge(config["experiment_defaults"], experiments[name] or {})
     augmentation = with_augmentation_defaults(settings.get("augmentation"))
     if augmentation and augmentation.get("shear_radians") and augmentation.get("shear_degrees"):
         raise ConfigError(
@@ -75,7 +84,42 @@ def model_settings(config: dict, name: str) -> dict:
 
 # What shapes an experiment's model (and the model-summary check), as opposed to how it trains:
 # the fields of convnet.settings.ModelSettings but the seed.
-ARCHITECTURE_KEYS = ("image_size", "conv_filters", "dense_units", "dropout", "augmentation", "expect")
+ARCHITECTURE_KEYS = ("image_size", "conv_filters", "dense_units", "dropout", "augmentation", "expect", "base")
+
+
+def check_experiments(config: dict) -> None:
+    """What the schema cannot say about experiments: a pretrained base needs its weights named in
+    pretrained.weights, and init_from an experiment that trains every seed of this one."""
+    names = experiment_names(config)
+    weights = (config.get("pretrained") or {}).get("weights") or {}
+    for name in names:
+        settings = experiment_settings(config, name)
+        base = settings.get("base")
+        if base and base["name"] not in weights:
+            raise ConfigError(
+                f"experiments.{name}.base is {base['name']} but pretrained.weights has no {base['name']}: "
+                "add its url (and md5) there"
+            )
+        start = settings.get("init_from")
+        if start is None:
+            continue
+        if start not in names:
+            hint = (
+                " (set pretrained.enabled: true)"
+                if start in ((config.get("pretrained") or {}).get("experiments") or {})
+                else ""
+            )
+            raise ConfigError(f"experiments.{name}.init_from is {start!r}, which is not an experiment{hint}")
+        missing = sorted(set(experiment_seeds(config, name)) - set(experiment_seeds(config, start)))
+        if missing:
+            raise ConfigError(
+                f"experiments.{name}.init_from {start!r} has no run for seed(s) {missing}: give {start} "
+                "the same seeds"
+            )
+        if start == name or experiment_settings(config, start).get("init_from") == name:
+            raise ConfigError(
+                f"experiments.{name}.init_from {start!r} starts a loop: each must start from an earlier one"
+            )
 
 
 def architecture_settings(config: dict, name: str) -> dict:

@@ -10,6 +10,8 @@ test generator.
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import layers
 
@@ -55,9 +57,85 @@ def smallest_image_size(blocks: int) -> int:
     return size
 
 
-def model_from_settings(settings: ModelSettings | dict, experiment: str = "") -> keras.Model:
+# Pretrained bases by config name: the Keras application, and the smallest side it accepts.
+PRETRAINED_BASES = {"vgg16": (keras.applications.VGG16, 32)}
+
+
+def set_trainable(base: keras.Model, trainable_from: str | None, experiment: str = "") -> None:
+    """Freeze the whole base (None), or train it from layer ``trainable_from`` on, as the book's
+    fine-tuning does (``block5_conv1``: the last convolution block)."""
+    if trainable_from is None:
+        base.trainable = False
+        return
+    names = [layer.name for layer in base.layers]
+    if trainable_from not in names:
+        raise ConfigError(
+            f"experiments.{experiment or '<name>'}.base.trainable_from {trainable_from!r} is not a layer of "
+            f"{base.name}: use one of {', '.join(n for n in names if 'conv' in n)}"
+        )
+    base.trainable = True
+    start = names.index(trainable_from)
+    for index, layer in enumerate(base.layers):
+        layer.trainable = index >= start
+
+
+def make_pretrained_model(
+    input_shape: tuple[int, int, int],
+    base_name: str,
+    trainable_from: str | None = None,
+    dense_units: int = 256,
+    dropout: float = 0.0,
+    augmentation: Augmentation | None = None,
+    seed: int | None = None,
+    weights: str | None = None,
+    experiment: str = "",
+) -> keras.Model:
+    """The book's section 5.3 model: rescaling and augmentation, a pretrained convolutional base
+    (``weights``: its .h5 file; None: random, for the model check and for loading saved weights),
+    then Flatten, Dense relu, Dropout after it (as the book's classifier on extracted features)
+    and one sigmoid unit."""
+    application, _ = PRETRAINED_BASES[base_name]
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for layer in augmentation_layers(augmentation, seed):
+        x = layer(x)
+    x = layers.Rescaling(1.0 / 255, name="rescale")(x)
+    base = application(include_top=False, weights=weights, input_shape=input_shape)
+    set_trainable(base, trainable_from, experiment)
+    x = base(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    if dropout:
+        x = layers.Dropout(dropout, seed=layer_seed(seed, "dropout"), name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(x)
+    return keras.Model(inputs, outputs, name=f"{base_name}_convnet")
+
+
+def model_from_settings(
+    settings: ModelSettings | dict, experiment: str = "", base_weights: str | None = None
+) -> keras.Model:
+    """The experiment's model: the book's convnet from scratch, or a pretrained base (whose
+    weights file, ``base_weights``, is loaded when given)."""
     settings = settings if isinstance(settings, ModelSettings) else ModelSettings.of(settings)
     height, width = settings.image_size
+    if settings.base is not None:
+        smallest = PRETRAINED_BASES[settings.base.name][1]
+        if min(height, width) < smallest:
+            raise ConfigError(
+                f"experiments.{experiment or '<name>'}.image_size {[height, width]} is too small for "
+                f"{settings.base.name}: use at least {smallest} per side"
+            )
+        return make_pretrained_model(
+            (height, width, 3),
+            settings.base.name,
+            settings.base.trainable_from,
+            dense_units=settings.dense_units,
+            dropout=settings.dropout,
+            augmentation=settings.augmentation,
+            seed=settings.seed,
+            weights=str(base_weights) if base_weights else None,
+            experiment=experiment,
+        )
     blocks = len(settings.conv_filters)
     if min(height, width) < smallest_image_size(blocks):
         raise ConfigError(
@@ -76,7 +154,8 @@ def model_from_settings(settings: ModelSettings | dict, experiment: str = "") ->
 
 
 def summary_rows(model: keras.Model) -> list[dict]:
-    """One row per layer: name, type, output shape (without the batch axis), parameters."""
+    """One row per layer: name, type, output shape (without the batch axis), parameters, and how
+    many of them train (a frozen pretrained base: none)."""
     rows = []
     for layer in model.layers:
         shape = tuple(layer.output.shape[1:])
@@ -86,6 +165,7 @@ def summary_rows(model: keras.Model) -> list[dict]:
                 "type": type(layer).__name__,
                 "output_shape": "x".join(str(d) for d in shape),
                 "params": layer.count_params(),
+                "trainable_params": sum(int(math.prod(w.shape)) for w in layer.trainable_weights),
             }
         )
     return rows
@@ -118,10 +198,20 @@ def check_summary(rows: list[dict], expect: Expect | dict | None, experiment: st
                 f"experiment {experiment!r}: the model has {len(checked)} Conv2D/MaxPooling2D/Flatten/"
                 f"Dense layers but {key}.shapes lists {len(shapes)}: fix the architecture or {key}"
             )
-    params = expect.params
-    total = sum(row["params"] for row in rows)
-    if params is not None and total != params:
-        raise ConfigError(
-            f"experiment {experiment!r}: the model has {total:,} parameters but {key}.params expects "
-            f"{params:,}: fix the architecture settings or {key}"
-        )
+    counts = {
+        "params": sum(row["params"] for row in rows),
+        "trainable_params": sum(row["trainable_params"] for row in rows),
+        "base_params": sum(row["params"] for row in rows if row["type"] in ("Functional", "Model")),
+    }
+    words = {
+        "params": "parameters",
+        "trainable_params": "trainable parameters",
+        "base_params": "parameters in its pretrained base",
+    }
+    for name, count in counts.items():
+        wanted = getattr(expect, name)
+        if wanted is not None and count != wanted:
+            raise ConfigError(
+                f"experiment {experiment!r}: the model has {count:,} {words[name]} but {key}.{name} expects "
+                f"{wanted:,}: fix the architecture settings or {key}"
+            )

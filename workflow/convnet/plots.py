@@ -180,6 +180,37 @@ def errors_figure(
     return fig
 
 
+def contact_sheet(photos, rows: list[dict], classes, title: str, limit: int = 48):
+    """New photos with the label the model gave each (and the probability of that label); the
+    photos it could not read are counted in the title. At most ``limit`` photos, in file order."""
+    shown = [(photo, row) for photo, row in zip(photos, rows) if photo.image is not None][:limit]
+    unreadable = sum(photo.image is None for photo in photos)
+    columns = 6
+    grid_rows = max(1, int(np.ceil(len(shown) / columns)))
+    fig, axes = plt.subplots(
+        grid_rows, columns, figsize=(2.2 * columns, 2.5 * grid_rows + 0.5), layout="constrained"
+    )
+    axes = np.atleast_1d(axes).reshape(-1)
+    for ax in axes:
+        ax.axis("off")
+    colours = {classes[0]: TRAIN_COLOUR, classes[1]: VALIDATION_COLOUR}
+    for ax, (photo, row) in zip(axes, shown):
+        ax.imshow(photo.image)
+        label = row["predicted"]
+        ax.set_title(
+            f"{label} ({float(row[f'probability_{label}']):.2f})\n{os.path.basename(photo.file)[:22]}",
+            fontsize=8,
+            color=colours.get(label, "black"),
+        )
+    if not shown:
+        axes[0].text(0.5, 0.5, "no readable photos", ha="center", va="center", transform=axes[0].transAxes)
+    more = len([p for p in photos if p.image is not None]) - len(shown)
+    notes = [f"{len(shown)} shown"] + ([f"{more} more in the CSV"] if more > 0 else [])
+    notes += [f"{unreadable} unreadable, reasons in the CSV"] if unreadable else []
+    fig.suptitle(f"{title}: predictions ({', '.join(notes)})")
+    return fig
+
+
 def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:
     """Write through a temporary file, so a killed job never leaves a half-written PNG."""
     with atomic_path(path) as tmp:

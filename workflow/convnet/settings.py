@@ -49,13 +49,35 @@ class Expect:
 
     params: int | None = None
     shapes: tuple[int, ...] | None = None
+    trainable_params: int | None = None  # after freezing a pretrained base
+    base_params: int | None = None  # the pretrained base alone
 
     @classmethod
     def of(cls, spec) -> Expect | None:
         if spec is None or isinstance(spec, cls):
             return spec
         shapes = spec.get("shapes")
-        return cls(spec.get("params"), tuple(shapes) if shapes is not None else None)
+        return cls(
+            spec.get("params"),
+            tuple(shapes) if shapes is not None else None,
+            spec.get("trainable_params"),
+            spec.get("base_params"),
+        )
+
+
+@dataclass(frozen=True)
+class Base:
+    """A pretrained convolutional base (config key ``base``): its name, and the first layer that
+    trains (None: the whole base is frozen)."""
+
+    name: str
+    trainable_from: str | None = None
+
+    @classmethod
+    def of(cls, spec) -> Base | None:
+        if spec is None or isinstance(spec, cls):
+            return spec
+        return cls(spec["name"], spec.get("trainable_from"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +91,7 @@ class ModelSettings:
     dropout: float
     augmentation: Augmentation | None = None
     expect: Expect | None = None
+    base: Base | None = None
     seed: int | None = None
 
     @classmethod
@@ -85,6 +108,7 @@ class ModelSettings:
         values["conv_filters"] = tuple(values["conv_filters"])
         values["augmentation"] = Augmentation.of(settings.get("augmentation"))
         values["expect"] = Expect.of(settings.get("expect"))
+        values["base"] = Base.of(settings.get("base"))
         return cls(**values)
 
     def replace(self, **changes):
@@ -106,3 +130,4 @@ class RunSettings(ModelSettings):
     steps_per_epoch: int | None = None
     resize_interpolation: str = "nearest"
     rmsprop_epsilon: float = KERAS_RMSPROP_EPSILON
+    init_from: str | None = None  # the experiment whose last-epoch model (same seed) this run starts from

@@ -28,7 +28,7 @@ from .backend import configure
 from .cache import ImageSet, load_image_set
 from .errors import ConfigError, ConvnetError
 from .experiments import fingerprint
-from .files import atomic_path, atomic_write_table, atomic_write_text
+from .files import atomic_path, atomic_write_table, atomic_write_text, sha256_of_file
 from .model import model_from_settings
 from . import runcard
 from .pipeline import fit_arguments
@@ -191,6 +191,19 @@ def write_history(path: Path, rows: list[dict]) -> None:
     atomic_write_table(path, HISTORY_COLUMNS, rows)
 
 
+def start_from(model: keras.Model, init_model: Path, name: str, init_from: str | None) -> None:
+    """Load the weights of a saved model (``init_from``'s last epoch) into ``model``."""
+    saved = keras.models.load_model(init_model, compile=False).get_weights()
+    weights = model.get_weights()
+    if [w.shape for w in saved] != [w.shape for w in weights]:
+        raise ConfigError(
+            f"{init_model} ({init_from}) is not the same model as experiment {name!r}: "
+            f"experiments.{name}.init_from must name an experiment with the same base and classifier"
+        )
+    model.set_weights(saved)
+    log.info("starting from %s (experiment %s)", init_model, init_from)
+
+
 def compile_model(model: keras.Model, settings: RunSettings | dict) -> keras.Model:
     settings = RunSettings.of(settings)
     model.compile(
@@ -243,12 +256,15 @@ def train_experiment(
     run_card: Path | None = None,
     data_files: tuple[Path | None, Path | None] = (None, None),
     project: Path | None = None,
+    base_weights: Path | None = None,
+    init_model: Path | None = None,
 ) -> list[dict]:
     """Train ``name`` as ``settings`` say, resuming from ``checkpoint_dir``; return the history.
 
     ``run_card``: where to write how the model was made (also stored in both .h5 files), with the
     archive's and manifest's hashes from ``data_files`` (provenance.json, manifest.csv) and the
-    git state of ``project``."""
+    git state of ``project``. ``base_weights``: the pretrained base's weights file;
+    ``init_model``: the model a run starts from (``init_from``), when it does not resume."""
     settings = RunSettings.of(settings)
     precision = configure(settings.precision, threads, deterministic=True, seed=settings.seed)
     log.info(
@@ -266,10 +282,14 @@ def train_experiment(
         check_image_size(image_set, settings, name, cache)
     log.info("%d training and %d validation images", len(train), len(validation))
 
-    model = compile_model(model_from_settings(settings), settings)
-    run_id = fingerprint(settings.as_dict(), precision, data_fingerprint(train, validation))
+    model = compile_model(model_from_settings(settings, name, base_weights), settings)
+    # a checkpoint resumes only on the same settings, pixels, base weights and starting model
+    starts = [sha256_of_file(path)[0] for path in (base_weights, init_model) if path is not None]
+    run_id = fingerprint(settings.as_dict(), precision, data_fingerprint(train, validation), *starts)
     checkpoint = ResumableCheckpoint(checkpoint_dir, run_id)
     initial_epoch = checkpoint.restore(model)
+    if initial_epoch == 0 and init_model is not None:
+        start_from(model, init_model, name, settings.init_from)
     epochs = settings.epochs
     callbacks = [StopOnNaN(name), checkpoint, EpochLog(epochs), *(extra_callbacks or [])]
     if tensorboard_dir is not None and keras.backend.backend() == "tensorflow":
@@ -295,6 +315,7 @@ def train_experiment(
         threads,
         {
             **runcard.data_identity(*data_files),
+            "classes": list(train.classes),
             "train_images": len(train),
             "validation_images": len(validation),
             "pixels_sha256": data_fingerprint(train, validation),

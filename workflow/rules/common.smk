@@ -13,6 +13,7 @@ from convnet.config import (
     check_config,
     check_data_config,
     check_pinned_archive,
+    check_predict,
     coerce_cli_strings,
 )
 from convnet.download import archive_name
@@ -22,7 +23,7 @@ from convnet.experiments import (
     cache_key,
     experiment_seeds,
     architecture_settings,
-    experiment_settings,
+    check_experiments,
     model_settings,
     run_settings,
     runs,
@@ -40,6 +41,8 @@ CHECKPOINTS = f"{RESULTS}/checkpoints"
 TENSORBOARD = f"{RESULTS}/tensorboard"
 METRICS = f"{RESULTS}/metrics"
 PLOTS = f"{RESULTS}/plots"
+WEIGHTS = f"{RESULTS}/weights"
+PREDICTIONS = f"{RESULTS}/predictions"
 
 SCHEMA = Path(workflow.basedir) / "config" / "config.schema.yaml"
 coerce_cli_strings(config, yaml.safe_load(SCHEMA.read_text()))
@@ -47,9 +50,9 @@ try:
     # One line naming the key and the fix (jsonschema's own messages print whole sub-schemas).
     check_config(config, yaml.safe_load(SCHEMA.read_text()))
     check_data_config(config["data"])
+    check_predict(config.get("predict") or {})
     check_pinned_archive(config["data"], Path(DATA) / "provenance.json")
-    for name in experiment_names(config):
-        experiment_settings(config, name)
+    check_experiments(config)
 except ConvnetError as exc:
     raise WorkflowError(f"config: {exc}")
 validate(config, str(SCHEMA))  # fills in the schema's defaults
@@ -71,6 +74,8 @@ wildcard_constraints:
     experiment="|".join(EXPERIMENTS),
     seed="|".join(str(seed) for seed in SEEDS),
     split="|".join(SPLITS),
+    base="|".join((config.get("pretrained") or {}).get("weights") or {}) or "none",
+    name="|".join(config["predict"]) or "none",
     size=r"\d+x\d+",
     resize="nearest|bilinear",
 
@@ -152,6 +157,25 @@ def every_run_by_experiment(pattern):
     return {name: runs_of(name, pattern) for name in EXPERIMENTS}
 
 
+def base_weights(wildcards):
+    """Input function: the pretrained base's weights file of the job's experiment (none without
+    a base)."""
+    base = experiment_params(wildcards).get("base")
+    return [f"{WEIGHTS}/{base['name']}.h5"] if base else []
+
+
+def init_model(wildcards):
+    """Input function: the last-epoch model (same seed) the job's experiment starts from, if it
+    names one in init_from: a real dependency between two experiments."""
+    start = experiment_params(wildcards).get("init_from")
+    return [f"{MODELS}/{start}/seed{wildcards.seed}.h5"] if start else []
+
+
+def photos_to_predict(wildcards):
+    """Input function: the folder or archive the config's predict names ``wildcards.name``."""
+    return ancient(config["predict"][wildcards.name])
+
+
 def cache_for(split):
     """Input function: the decoded-image cache of ``split`` at the experiment's image size and
     resize interpolation."""
@@ -177,4 +201,6 @@ def final_targets():
         run = RUN.format(experiment=name, seed=seed)
         targets += [f"{MODELS}/{run}.h5", f"{MODELS}/{run}_best.h5"]
         targets += [f"{PLOTS}/{run}_{kind}.png" for kind in ("confusion", "errors")]
+        for name in config["predict"]:
+            targets += [f"{PREDICTIONS}/{run}/{name}.{kind}" for kind in ("csv", "png")]
     return targets

@@ -19,6 +19,25 @@ if config["data"]["source"] != "local":
             "../scripts/download_data.py"
 
 
+localrules:
+    download_weights,
+
+
+# A pretrained base's weights: data too, fetched once on the machine that runs Snakemake (login
+# nodes have the internet), never at training time on a compute node.
+rule download_weights:
+    output:
+        f"{WEIGHTS}/{{base}}.h5",
+    log:
+        f"{LOGS}/download_weights/{{base}}.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        url=lambda wildcards: config["pretrained"]["weights"][wildcards.base]["url"],
+    script:
+        "../scripts/download_weights.py"
+
+
 rule split_data:
     input:
         source=source_archive(),

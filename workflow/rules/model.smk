@@ -44,6 +44,8 @@ rule train:
         # for the run card: which archive and which split the model saw
         manifest=MANIFEST,
         provenance=f"{DATA}/provenance.json",
+        base_weights=base_weights,
+        init_model=init_model,
     output:
         last=f"{MODELS}/{RUN}.h5",
         best=f"{MODELS}/{RUN}_best.h5",

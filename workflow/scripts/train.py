@@ -27,6 +27,8 @@ def main(sm) -> None:
         run_card=Path(sm.output.run_card),
         data_files=(Path(sm.input.provenance), Path(sm.input.manifest)),
         project=Path(sm.scriptdir).parents[1],
+        base_weights=next((Path(p) for p in sm.input.base_weights), None),
+        init_model=next((Path(p) for p in sm.input.init_model), None),
     )
 
 

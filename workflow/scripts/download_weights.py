@@ -1,0 +1,28 @@
+"""Snakemake script: fetch a pretrained base's weights file, verified against its published hash."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from convnet.download import download
+from convnet.logs import run_logged
+
+
+def main(sm) -> None:
+    # the URL is the param (it names the bytes); the hashes, retries and timeout come from the config
+    base = sm.wildcards.base
+    weights = sm.config["pretrained"]["weights"][base]
+    transfer = sm.config["data"]["download"]
+    download(
+        sm.params.url,
+        sm.output[0],
+        sha256=weights.get("sha256"),
+        md5=weights.get("md5"),
+        retries=transfer["retries"],
+        timeout=transfer["timeout_s"],
+        setting=f"pretrained.weights.{base}",
+    )
+
+
+run_logged(snakemake.log[0], lambda: main(snakemake))

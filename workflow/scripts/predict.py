@@ -1,0 +1,25 @@
+"""Snakemake script: classify the photos of a folder or archive with one run's model."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+
+from convnet.backend import check_gpu
+from convnet.logs import run_logged
+from convnet.predict import predict_photos, write_predictions
+
+
+def main(sm) -> None:
+    check_gpu(sm.config["compute"]["accelerator"], sm.config["compute"]["cpu_fallback"])
+    _, rows = predict_photos(
+        Path(sm.input.model),
+        Path(sm.input.photos),
+        tuple(sm.params.image_size),
+        sm.params.interpolation,
+        list(sm.params.classes),
+    )
+    write_predictions(rows, Path(sm.output[0]))
+
+
+run_logged(snakemake.log[0], lambda: main(snakemake))
