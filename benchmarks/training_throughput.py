@@ -103,7 +103,8 @@ def run_one(
 
     from convnet.backend import configure
 
-    settings = RunSettings.of(experiment_settings(config, experiment))
+    mapping = experiment_settings(config, experiment)
+    settings = RunSettings.of(mapping)
     batch = settings.batch_size
     steps = settings.steps_per_epoch or math.ceil(training_images(config) / batch)
     validation_steps = math.ceil(config["data"]["split"]["validation"] * len(config["data"]["classes"]) / 20)
@@ -144,8 +145,8 @@ def run_one(
         from convnet.pipeline import fit_arguments
         from convnet.train import compile_model
 
-        train = load_image_set(cache_dir / cache_key(settings) / "train.npz")
-        validation = load_image_set(cache_dir / cache_key(settings) / "validation.npz")
+        train = load_image_set(cache_dir / cache_key(mapping) / "train.npz")
+        validation = load_image_set(cache_dir / cache_key(mapping) / "validation.npz")
         model = compile_model(model_from_settings(settings), settings)
         arguments = fit_arguments(train, validation, batch, settings.steps_per_epoch, seed=1, epochs=epochs)
         model.fit(**arguments, epochs=epochs, callbacks=[timer], verbose=0)
