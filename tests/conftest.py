@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+from contextlib import contextmanager
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -42,6 +45,20 @@ def copy_tiny_workflow(target: Path) -> Path:
     (target / "tests").mkdir()
     shutil.copy2(ROOT / "tests" / "tiny-config.yaml", target / "tests")
     return target
+
+
+@contextmanager
+def http_server(handler):
+    """Serve ``handler`` (a request handler class, or a factory of one) on 127.0.0.1 from a
+    thread; yield the base URL (``http://127.0.0.1:<port>``)."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 @pytest.fixture

@@ -27,12 +27,11 @@ import random
 import re
 import shutil
 import signal
-import socketserver
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,7 +39,7 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 sys.path.insert(0, str(TESTS.parent / "workflow"))
 
-from conftest import copy_tiny_workflow, tool  # noqa: E402
+from conftest import copy_tiny_workflow, http_server, tool  # noqa: E402
 from synthetic import (  # noqa: E402
     damaged_zip_entry,
     image_files,
@@ -104,25 +103,11 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             pass  # the download was killed: that is the point
 
 
-class SlowServer:
-    """Serves a folder over HTTP on 127.0.0.1 at about 400 kB/s, with Range support off."""
-
-    def __init__(self, folder: Path):
-        handler = lambda *a, **k: _Handler(*a, directory=str(folder), **k)  # noqa: E731
-        self.httpd = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+@contextmanager
+def slow_server(folder: Path):
+    """Serve a folder over HTTP on 127.0.0.1 at about 400 kB/s; yield the base URL."""
+    with http_server(lambda *a, **k: _Handler(*a, directory=str(folder), **k)) as base:
+        yield base
 
 
 def make_workdir(root: Path, name: str) -> Path:
@@ -347,8 +332,8 @@ def compare_outputs(reference: Path, other: Path) -> dict:
 
 def kill_suite(root: Path, kills: int, seed: int) -> dict:
     remote = pets_archive(root / "remote")
-    with SlowServer(remote.parent) as server:
-        args = [*TINY, "--config", f"data={{source: url, url: '{server.url('pets.zip')}'}}", EPOCHS]
+    with slow_server(remote.parent) as base:
+        args = [*TINY, "--config", f"data={{source: url, url: '{base}/pets.zip'}}", EPOCHS]
         reference = make_workdir(root, "reference")
         events, seconds = file_events(reference, args)
         # spread the kills evenly over the stream of file events, from the first to the last
@@ -755,8 +740,8 @@ def config_key_suite(root: Path) -> list[dict]:
     remote = pets_archive(root / "keys-remote")
     shutil.copy(remote, remote.with_name("pets2.zip"))
     digest = hashlib.sha256(remote.read_bytes()).hexdigest()
-    with SlowServer(remote.parent) as server:
-        url = server.url("pets.zip")
+    with slow_server(remote.parent) as base:
+        url = f"{base}/pets.zip"
         workdir = make_workdir(root, "keys")
         checked(run(workdir, *TINY, "--config", f"data={{source: url, url: '{url}'}}", EPOCHS))
         rows = []

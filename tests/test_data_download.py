@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from conftest import http_server
 
 from convnet.download import download, kaggle_credentials_present, kaggle_download
 from convnet.errors import DataError
@@ -53,23 +53,15 @@ class Server:
                     return
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/kagglecatsanddogs.zip"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.handler = Handler
 
 
 @pytest.fixture
 def server():
-    with Server() as s:
-        yield s
+    server = Server()
+    with http_server(server.handler) as base:
+        server.url = f"{base}/kagglecatsanddogs.zip"
+        yield server
 
 
 def test_good_transfer_is_verified_and_complete(server, tmp_path):

@@ -10,15 +10,13 @@ import copy
 import csv
 import hashlib
 import http.server
-import socketserver
-import threading
 
 import h5py
 import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, copy_tiny_workflow
+from conftest import ROOT, copy_tiny_workflow, http_server
 from synthetic import image_files, jpeg_bytes, write_zip
 from test_train import Preempt, caches, read_history, synthetic_set  # noqa: F401  (fixture)
 from test_workflow_data import snakemake
@@ -217,11 +215,8 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def weights_server(vgg16_weights):
-    handler = lambda *a, **k: _Quiet(*a, directory=str(vgg16_weights.parent), **k)  # noqa: E731
-    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler) as httpd:
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/{vgg16_weights.name}"
-        httpd.shutdown()
+    with http_server(lambda *a, **k: _Quiet(*a, directory=str(vgg16_weights.parent), **k)) as base:
+        yield f"{base}/{vgg16_weights.name}"
 
 
 def md5(path) -> str:

@@ -51,6 +51,18 @@ class BookAugmentation(layers.Layer):
     transformed image, is folded into the same matrix, so each image is resampled exactly once.
     Always computes in float32 (the model's mixed-precision policy applies after it)."""
 
+    # the constructor's settings, the same as convnet.settings.Augmentation's fields of that name
+    PARAMETERS = (
+        "rotation_degrees",
+        "height_shift",
+        "width_shift",
+        "shear_radians",
+        "zoom",
+        "horizontal_flip",
+        "fill_mode",
+        "interpolation",
+    )
+
     def __init__(
         self,
         rotation_degrees: float = 0.0,
@@ -151,17 +163,7 @@ class BookAugmentation(layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            rotation_degrees=self.rotation_degrees,
-            height_shift=self.height_shift,
-            width_shift=self.width_shift,
-            shear_radians=self.shear_radians,
-            zoom=self.zoom,
-            horizontal_flip=self.horizontal_flip,
-            fill_mode=self.fill_mode,
-            interpolation=self.interpolation,
-            seed=self.seed,
-        )
+        config.update({name: getattr(self, name) for name in self.PARAMETERS}, seed=self.seed)
         return config
 
 
@@ -217,14 +219,7 @@ def augmentation_layers(spec: Augmentation | dict | None, seed: int | None = Non
         return keras_layers(spec, seed)
     return [
         BookAugmentation(
-            rotation_degrees=spec.rotation_degrees,
-            height_shift=spec.height_shift,
-            width_shift=spec.width_shift,
-            shear_radians=spec.shear_radians,
-            zoom=spec.zoom,
-            horizontal_flip=spec.horizontal_flip,
-            fill_mode=spec.fill_mode,
-            interpolation=spec.interpolation,
+            **{name: getattr(spec, name) for name in BookAugmentation.PARAMETERS},
             seed=layer_seed(seed, "affine"),
             name="augment",
         )
