@@ -71,8 +71,8 @@ def test_summary_check_passes_for_the_book_and_writes_both_files(tmp_path):
     )
     assert "3,453,121" in (tmp_path / "s.txt").read_text()
     table = (tmp_path / "s.tsv").read_text().splitlines()
-    assert table[0] == "layer\ttype\toutput_shape\tparams"
-    assert "conv1\tConv2D\t148x148x32\t896" in table
+    assert table[0] == "layer\ttype\toutput_shape\tparams\ttrainable_params"
+    assert "conv1\tConv2D\t148x148x32\t896\t896" in table
     assert len(table) == 1 + len(rows)
 
 

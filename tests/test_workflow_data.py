@@ -106,7 +106,8 @@ def test_settings_that_change_no_byte_rerun_nothing_and_a_wrong_pin_still_fails(
     [
         (
             "foo=1",
-            "config: unknown key 'foo' at the top level (allowed: data, experiment_defaults, experiments)",
+            "config: unknown key 'foo' at the top level (allowed: compute, data, experiment_defaults, "
+            "experiments, predict, pretrained)",
         ),
         (
             "experiments={baseline: {epochs: ten}}",
