@@ -29,8 +29,8 @@ from .cache import ImageSet, load_image_set
 from .errors import ConfigError, ConvnetError
 from .experiments import fingerprint
 from .files import atomic_path, atomic_write_table, atomic_write_text, sha256_of_file
-from .model import model_from_settings
 from . import runcard
+from .model import model_from_settings
 from .pipeline import fit_arguments
 from .records import HISTORY_COLUMNS
 from .settings import RunSettings
