@@ -128,5 +128,6 @@ def test_rule_all_and_the_report_on_tiny_synthetic_data(tiny_workdir):
         "augmented_summary.csv",
         "provenance.json",
         "config.yaml",
+        "Run cards",  # each model's run card (results/models/{experiment}/seed{N}.json)
     ):
         assert needle in html, needle
