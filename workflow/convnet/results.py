@@ -98,6 +98,49 @@ def history_section(results: Path) -> str:
     return markdown_table(header, history_rows(results))
 
 
+def run_rows(results: Path) -> list[list]:
+    """Per run: validation accuracy at the last epoch and over the last 10 epochs (less noisy),
+    test accuracy of the last and best checkpoints, ROC AUC of the last, and training minutes."""
+    rows = []
+    for path in sorted((results / "history").glob("*/seed*.csv")):
+        history = read_history(path)
+        metrics_path = results / "metrics" / path.parent.name / f"{path.stem}.json"
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
+        last10 = [row["val_accuracy"] for row in history[-10:]]
+
+        def test(checkpoint, key, metrics=metrics):
+            value = metrics[checkpoint][key] if metrics else None
+            return "n/a" if value is None else f"{value:.3f}"
+
+        rows.append(
+            [
+                path.parent.name,
+                path.stem.removeprefix("seed"),
+                f"{history[-1]['val_accuracy']:.3f}",
+                f"{sum(last10) / len(last10):.3f}",
+                test("last", "accuracy"),
+                test("best", "accuracy"),
+                test("last", "roc_auc"),
+                f"{sum(row['seconds'] for row in history) / 60:.0f}",
+            ]
+        )
+    return rows
+
+
+def run_section(results: Path) -> str:
+    header = [
+        "experiment",
+        "seed",
+        "val acc (last epoch)",
+        "val acc (mean of last 10)",
+        "test acc (last)",
+        "test acc (best)",
+        "ROC AUC (last)",
+        "training minutes",
+    ]
+    return markdown_table(header, run_rows(results))
+
+
 def run_card_rows(results: Path) -> list[list]:
     """Per run, from its run card: where and how it trained."""
     rows = []
@@ -171,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         sections = [
             ("Test set, over seeds (mean +- sample std (lowest-highest))", summary_section(args.results)),
             ("Training curves, per run", history_section(args.results)),
+            ("Every run: validation and test", run_section(args.results)),
             ("How each run was made (results/models/*/seed*.json)", run_card_section(args.results)),
             ("Wall time per job (results/benchmarks)", rule_time_section(args.results)),
         ]
