@@ -37,6 +37,7 @@ def vgg16_weights(tmp_path_factory):
     from keras.src.legacy.saving import legacy_h5_format
 
     path = tmp_path_factory.mktemp("weights") / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    keras.utils.set_random_seed(0)  # the same random base on every machine
     base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(48, 48, 3))
     with h5py.File(path, "w") as handle:
         legacy_h5_format.save_weights_to_hdf5_group(handle, base)
@@ -182,9 +183,14 @@ def test_a_frozen_base_keeps_its_weights_and_fine_tuning_trains_only_block5(
         tmp_path, caches48, tune, "finetune", base_weights=vgg16_weights, init_model=frozen / "m.h5"
     )
     tuned_weights = base_weights(tuned / "m.h5")
-    for name in published:
-        same = all(np.array_equal(a, b) for a, b in zip(after[name], tuned_weights[name]))
-        assert same == (not name.startswith("block5")), name
+    changed = {
+        name
+        for name in published
+        if not all(np.array_equal(a, b) for a, b in zip(after[name], tuned_weights[name]))
+    }
+    # Only block5 may change; with random (not ImageNet) weights a block5 layer whose ReLUs are all
+    # dead on this tiny data gets no gradient, so the block as a whole must have trained.
+    assert changed and all(name.startswith("block5") for name in changed), changed
     head = keras.models.load_model(frozen / "m.h5", compile=False).get_layer("dense").get_weights()[0]
     assert not np.array_equal(
         head, keras.models.load_model(tuned / "m.h5").get_layer("dense").get_weights()[0]
