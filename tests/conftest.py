@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 import threading
 from contextlib import contextmanager
 from http.server import ThreadingHTTPServer
@@ -11,6 +13,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = ROOT.parent / "shared" / "data" / "dogs-vs-cats-128px.zip"
+
+
+# The SLURM executor plugin runs `scontrol show config` each time Snakemake starts, if `sinfo` is on
+# PATH. With the SLURM client installed but no controller running (as after tests/test_slurm.py
+# stops its daemons), each start then waits 10 s for a reply (hundreds of starts in this suite). Runs that
+# do not use SLURM get an `scontrol` that fails at once; tests/test_slurm.py uses real_path().
+_NO_SCONTROL = Path(tempfile.mkdtemp(prefix="convnet-no-scontrol-"))
+(_NO_SCONTROL / "scontrol").write_text("#!/bin/sh\n# tests/conftest.py: no SLURM controller here\nexit 1\n")
+(_NO_SCONTROL / "scontrol").chmod(0o755)
+atexit.register(shutil.rmtree, _NO_SCONTROL, True)
+os.environ["PATH"] = f"{_NO_SCONTROL}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def real_path() -> str:
+    """PATH without the tests' failing `scontrol`: for the runs that use SLURM."""
+    return os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != str(_NO_SCONTROL))
 
 
 def tool(name: str) -> str:

@@ -330,14 +330,27 @@ def compare_outputs(reference: Path, other: Path) -> dict:
     }
 
 
+# The last few files of a run (the report, the final tables) appear within moments of its end: a kill
+# planned there may find the run already finished, so the kills spread over the events before them.
+END_EVENTS = 4
+
+
+def kill_moments(events: int, kills: int) -> list[int]:
+    """``kills`` distinct moments (1-based indices into the stream of file events), spread evenly
+    from the first event to the last ones before the run's final END_EVENTS."""
+    last = events - END_EVENTS
+    if last < kills:
+        raise ValueError(f"the reference run wrote {events} file events: too few for {kills} kills")
+    return [1 + round(i * (last - 1) / max(kills - 1, 1)) for i in range(kills)]
+
+
 def kill_suite(root: Path, kills: int, seed: int) -> dict:
     remote = pets_archive(root / "remote")
     with slow_server(remote.parent) as base:
         args = [*TINY, "--config", f"data={{source: url, url: '{base}/pets.zip'}}", EPOCHS]
         reference = make_workdir(root, "reference")
         events, seconds = file_events(reference, args)
-        # spread the kills evenly over the stream of file events, from the first to the last
-        moments = [1 + round(i * (len(events) - 2) / max(kills - 1, 1)) for i in range(kills)]
+        moments = kill_moments(len(events), kills)
         interrupted = make_workdir(root, "interrupted")
         started = time.monotonic()
         chain = kill_chain(interrupted, args, moments, seed)

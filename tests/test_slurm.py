@@ -12,7 +12,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT, copy_tiny_workflow, tool
+from conftest import ROOT, copy_tiny_workflow, real_path, tool
 from synthetic import image_files, write_zip
 from test_workflow_data import snakemake
 
@@ -31,17 +31,20 @@ def slurm_cluster():
         reason = "needs root to install and start slurmctld/slurmd"
     elif not shutil.which("apt-get") and not shutil.which("slurmctld"):
         reason = "SLURM is not installed and there is no apt-get to install it"
+    env = dict(os.environ, PATH=real_path())
     if reason is None:
-        started = subprocess.run(["bash", str(SCRIPT), "start"], capture_output=True, text=True, timeout=600)
+        started = subprocess.run(
+            ["bash", str(SCRIPT), "start"], capture_output=True, text=True, timeout=600, env=env
+        )
         if started.returncode != 0:
             reason = f"could not start SLURM: {started.stderr.strip().splitlines()[-3:]}"
     if reason:
-        subprocess.run(["bash", str(SCRIPT), "stop"], capture_output=True)
+        subprocess.run(["bash", str(SCRIPT), "stop"], capture_output=True, env=env)
         if IN_CI:
             pytest.fail(f"the SLURM test must run in CI, but {reason}")
         pytest.skip(reason)
     yield
-    subprocess.run(["bash", str(SCRIPT), "stop"], capture_output=True, timeout=60)
+    subprocess.run(["bash", str(SCRIPT), "stop"], capture_output=True, timeout=60, env=env)
 
 
 def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tmp_path):
@@ -83,7 +86,7 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tmp_path):
         "train:mem_mb=1000",
         "evaluate:mem_mb=1000",
     ]
-    env = dict(os.environ, PATH=f"{os.path.dirname(tool('snakemake'))}:{os.environ['PATH']}")
+    env = dict(os.environ, PATH=f"{os.path.dirname(tool('snakemake'))}:{real_path()}")
     proc = subprocess.run(command, cwd=cluster, capture_output=True, text=True, env=env)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-5000:]
