@@ -625,12 +625,15 @@ EXPECTED_RERUNS: dict[str, tuple[set[str], str]] = {
     "data.seed": (DATA, "both"),
     "data.require_jfif": (DATA, "both"),
     "experiment_defaults.image_size": ({"cache_images", *MODEL}, "both"),
-    "experiment_defaults.resize_interpolation": ({"cache_images", *RUNS}, "both"),
+    # the baseline sets its own (bilinear); the augmented run moves onto the baseline's cache
+    "experiment_defaults.resize_interpolation (baseline sets its own)": (RUNS, "augmented"),
+    # ...and back: the baseline onto the augmented run's
+    "experiments.baseline.resize_interpolation": (RUNS, "baseline"),
     "experiment_defaults.conv_filters": (MODEL, "both"),
     "experiment_defaults.dense_units": (MODEL, "both"),
     "experiment_defaults.dropout (augmented sets its own)": (MODEL, "baseline"),
     "experiment_defaults.learning_rate": (RUNS, "both"),
-    "experiment_defaults.rmsprop_epsilon": (RUNS, "both"),
+    "experiment_defaults.rmsprop_epsilon (baseline sets its own)": (RUNS, "augmented"),
     "experiment_defaults.batch_size (augmented sets its own)": (RUNS, "baseline"),
     "experiment_defaults.steps_per_epoch (augmented sets its own)": (RUNS, "baseline"),
     "experiment_defaults.precision": (RUNS, "both"),
@@ -686,12 +689,18 @@ def _changes(url: str, digest: str) -> dict[str, list[str]]:
         "data.seed": data_change("seed: 7"),
         "data.require_jfif": data_change("require_jfif: false"),
         "experiment_defaults.image_size": defaults("image_size: [48, 48]"),
-        "experiment_defaults.resize_interpolation": defaults("resize_interpolation: bilinear"),
+        "experiment_defaults.resize_interpolation (baseline sets its own)": defaults(
+            "resize_interpolation: bilinear"
+        ),
+        "experiments.baseline.resize_interpolation": [
+            f"data={{{data}}}",
+            *experiments(baseline=", resize_interpolation: nearest"),
+        ],
         "experiment_defaults.conv_filters": defaults("conv_filters: [4, 4, 4, 8]"),
         "experiment_defaults.dense_units": defaults("dense_units: 9"),
         "experiment_defaults.dropout (augmented sets its own)": defaults("dropout: 0.25"),
         "experiment_defaults.learning_rate": defaults("learning_rate: 2.0e-3"),
-        "experiment_defaults.rmsprop_epsilon": defaults("rmsprop_epsilon: 1.0e-7"),
+        "experiment_defaults.rmsprop_epsilon (baseline sets its own)": defaults("rmsprop_epsilon: 1.0e-7"),
         "experiment_defaults.batch_size (augmented sets its own)": defaults("batch_size: 4"),
         "experiment_defaults.steps_per_epoch (augmented sets its own)": defaults("steps_per_epoch: 2"),
         "experiment_defaults.precision": defaults("precision: mixed_bfloat16"),
