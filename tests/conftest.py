@@ -17,8 +17,9 @@ REAL_DATA = ROOT.parent / "shared" / "data" / "dogs-vs-cats-128px.zip"
 
 # The SLURM executor plugin runs `scontrol show config` each time Snakemake starts, if `sinfo` is on
 # PATH. With the SLURM client installed but no controller running (as after tests/test_slurm.py
-# stops its daemons), each start then waits 10 s for a reply (hundreds of starts in this suite). Runs that
-# do not use SLURM get an `scontrol` that fails at once; tests/test_slurm.py uses real_path().
+# stops its daemons), each start then waits 10 s for a reply (hundreds of starts in this suite).
+# Runs that do not use SLURM get an `scontrol` that fails at once; tests/test_slurm.py uses
+# real_path().
 _NO_SCONTROL = Path(tempfile.mkdtemp(prefix="convnet-no-scontrol-"))
 (_NO_SCONTROL / "scontrol").write_text("#!/bin/sh\n# tests/conftest.py: no SLURM controller here\nexit 1\n")
 (_NO_SCONTROL / "scontrol").chmod(0o755)
