@@ -161,7 +161,7 @@ PHASES = (
     ("results/tensorboard/", "training"),
     ("results/history/", "training: history"),
     ("results/benchmarks/train", "training"),
-    ("results/metrics/", "evaluation or tables"),
+    ("results/metrics/", "tables"),
     ("results/logs/evaluate", "evaluation"),
     ("results/benchmarks/evaluate", "evaluation"),
     ("results/plots/", "plotting"),
@@ -171,6 +171,9 @@ PHASES = (
 
 
 def phase_of(path: str) -> str:
+    # results/metrics/{experiment}/seed{N}*: an evaluation's own files; the rest there: tables
+    if path.startswith("results/metrics/") and "/seed" in path:
+        return "evaluation"
     for prefix, phase in PHASES:
         if path.startswith(prefix):
             if phase == "training: checkpoint write" and path.endswith((".csv", ".log")):
@@ -334,14 +337,24 @@ def compare_outputs(reference: Path, other: Path) -> dict:
 # planned there may find the run already finished, so the kills spread over the events before them.
 END_EVENTS = 4
 
+# Every kill run lands at least one kill in each of these phases (tests/test_fault_suite.py).
+KILL_PHASES = ("download", "split", "cache", "training", "evaluation", "plotting")
 
-def kill_moments(events: int, kills: int) -> list[int]:
-    """``kills`` distinct moments (1-based indices into the stream of file events), spread evenly
-    from the first event to the last ones before the run's final END_EVENTS."""
-    last = events - END_EVENTS
+
+def kill_moments(events: list[str], kills: int) -> list[int]:
+    """Distinct moments (1-based indices into the reference run's stream of file events): ``kills``
+    spread evenly from the first event to the last ones before the run's final END_EVENTS, plus,
+    for each of KILL_PHASES that none of those falls in, the middle event of that phase. An even
+    spread alone can step over a phase of a few events (an evaluation writes four files)."""
+    last = len(events) - END_EVENTS
     if last < kills:
-        raise ValueError(f"the reference run wrote {events} file events: too few for {kills} kills")
-    return [1 + round(i * (last - 1) / max(kills - 1, 1)) for i in range(kills)]
+        raise ValueError(f"the reference run wrote {len(events)} file events: too few for {kills} kills")
+    moments = {1 + round(i * (last - 1) / max(kills - 1, 1)) for i in range(kills)}
+    for phase in KILL_PHASES:
+        in_phase = [i for i in range(1, last + 1) if phase_of(events[i - 1]).startswith(phase)]
+        if in_phase and not any(phase_of(events[m - 1]).startswith(phase) for m in moments):
+            moments.add(in_phase[len(in_phase) // 2])
+    return sorted(moments)
 
 
 def kill_suite(root: Path, kills: int, seed: int) -> dict:
@@ -350,7 +363,7 @@ def kill_suite(root: Path, kills: int, seed: int) -> dict:
         args = [*TINY, "--config", f"data={{source: url, url: '{base}/pets.zip'}}", EPOCHS]
         reference = make_workdir(root, "reference")
         events, seconds = file_events(reference, args)
-        moments = kill_moments(len(events), kills)
+        moments = kill_moments(events, kills)
         interrupted = make_workdir(root, "interrupted")
         started = time.monotonic()
         chain = kill_chain(interrupted, args, moments, seed)

@@ -35,3 +35,18 @@ def test_every_config_key_reruns_exactly_what_it_affects(tmp_path):
     rows = fault_suite.config_key_suite(tmp_path)
     assert len(rows) == len(fault_suite.EXPECTED_RERUNS)
     assert [row for row in rows if not row["ok"]] == []
+
+
+def test_kill_moments_reach_a_phase_that_an_even_spread_steps_over():
+    events = (
+        [f"results/downloads/part{i}" for i in range(3)]
+        + [f"results/data/train/cats/{i}" for i in range(30)]
+        + [f"results/checkpoints/baseline/seed1/epoch{i}.keras" for i in range(40)]
+        + ["results/logs/evaluate/baseline/seed1.log", "results/metrics/baseline/seed1.json"]
+        + [f"results/plots/p{i}.png" for i in range(30)]
+    )
+    moments = fault_suite.kill_moments(events, kills=5)
+    phases = {fault_suite.phase_of(events[m - 1]) for m in moments}
+    assert "evaluation" in phases, phases
+    assert len(moments) == len(set(moments)) >= 5
+    assert max(moments) <= len(events) - fault_suite.END_EVENTS
