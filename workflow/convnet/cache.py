@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from PIL import Image
 
 from .errors import DataError
 from .files import atomic_path
-from .images import open_bounded
+from .images import open_bounded, to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +22,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class ImageSet:
     images: np.ndarray  # (n, height, width, 3) uint8
-    labels: np.ndarray  # (n,) float32, 0 or 1
+    labels: np.ndarray  # (n,) float32: the class index, 0 to k - 1
     files: np.ndarray  # (n,) str, relative to the data folder
-    classes: tuple[str, ...]  # class folder for label 0 and label 1
+    classes: tuple[str, ...]  # class folder of label 0, 1, ...
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -34,11 +35,14 @@ class ImageSet:
 RESIZE_FILTERS = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR}
 
 
-def decode(path: Path, size: tuple[int, int], interpolation: str = "bilinear") -> np.ndarray:
-    """RGB uint8 of shape (height, width, 3), resized with ``interpolation`` (nearest or bilinear)."""
+def decode(
+    path: Path, size: tuple[int, int], interpolation: str = "bilinear", exif_orientation: bool = True
+) -> np.ndarray:
+    """RGB uint8 of shape (height, width, 3), upright as its EXIF orientation says (unless
+    ``exif_orientation`` is false), resized with ``interpolation`` (nearest or bilinear)."""
     height, width = size
     with open_bounded(path) as image:
-        image = image.convert("RGB")
+        image = to_rgb(image, exif_orientation)
         if image.size != (width, height):
             image = image.resize((width, height), RESIZE_FILTERS[interpolation])
         return np.asarray(image, dtype=np.uint8)
@@ -60,13 +64,17 @@ def build_image_set(
     classes: list[str],
     threads: int = 1,
     interpolation: str = "bilinear",
+    exif_orientation: bool = True,
 ) -> ImageSet:
     """Decode the images of one split, in manifest order, in parallel across ``threads``, resized
-    to ``size`` with ``interpolation``."""
+    to ``size`` with ``interpolation``; ``classes`` in label order (the split's, provenance.json)."""
     rows = read_manifest(manifest, split)
     unknown = {row["class"] for row in rows} - set(classes)
     if unknown:
-        raise DataError(f"{manifest}: classes {sorted(unknown)} are not in data.classes {classes}")
+        raise DataError(
+            f"{manifest}: classes {sorted(unknown)} are not among the split's classes {classes}; "
+            "rerun the data step (split_data)"
+        )
     for label in classes:
         if not any(row["class"] == label for row in rows):
             raise DataError(f"{data_dir / split / label}: no images; rerun the data step or fix data.classes")
@@ -75,7 +83,7 @@ def build_image_set(
 
     def fill(index: int) -> None:
         try:
-            images[index] = decode(paths[index], size, interpolation)
+            images[index] = decode(paths[index], size, interpolation, exif_orientation)
         except (OSError, ValueError) as exc:
             raise DataError(f"{paths[index]}: cannot be decoded ({exc}); rerun the data step") from None
 
@@ -104,3 +112,15 @@ def load_image_set(path: Path) -> ImageSet:
             return ImageSet(data["images"], data["labels"], data["files"], tuple(data["classes"].tolist()))
     except (OSError, KeyError, ValueError) as exc:
         raise DataError(f"{path}: not a readable image cache ({exc}); delete it and run again") from None
+
+
+def split_classes(provenance: Path) -> list[str]:
+    """The classes of the split in label order, as the data step recorded them in provenance.json
+    (``data.classes`` may be ``auto``: the folders found)."""
+    try:
+        classes = json.loads(Path(provenance).read_text())["classes"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(
+            f"{provenance}: records no classes ({exc}); rerun the data step (split_data)"
+        ) from None
+    return list(classes)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import ConfigError
@@ -99,10 +101,72 @@ def check_data_config(data: dict) -> None:
                 f"data.path {path!r} does not exist: fix the path (relative to the working directory)"
             )
     classes = data["classes"]
-    if len({folder.lower() for folder in classes}) != len(classes) or len(set(classes.values())) != len(
-        classes
-    ):
-        raise ConfigError(f"data.classes {classes} names a class twice: give each class its own name")
+    if isinstance(classes, str) and classes != "auto":
+        raise ConfigError(
+            f"data.classes is {classes!r}: give auto (the class folders found), a list of class names "
+            "or a mapping {output folder: name in the source}"
+        )
+    if not isinstance(classes, str):
+        raw = list(classes.values()) if isinstance(classes, dict) else list(classes)
+        if len({str(folder).lower() for folder in classes}) != len(classes) or len(
+            {str(name).lower() for name in raw}
+        ) != len(raw):
+            raise ConfigError(f"data.classes {classes} names a class twice: give each class its own name")
+    check_split(data["split"])
+
+
+def check_split(split: dict) -> None:
+    """``data.split``: image counts per class (whole numbers) or fractions of each class (below 1,
+    adding up to at most 1), not a mix."""
+    values = {name: split[name] for name in SPLITS}
+    fractions = [name for name, value in values.items() if float(value) < 1]
+    if fractions and len(fractions) < len(SPLITS):
+        raise ConfigError(
+            f"data.split {values} mixes counts and fractions: give all three as image counts per class "
+            "(e.g. 1000, 500, 500) or all as fractions of each class (e.g. 0.7, 0.15, 0.15)"
+        )
+    if not fractions:
+        odd = [name for name, value in values.items() if float(value) != int(float(value))]
+        if odd:
+            raise ConfigError(
+                f"data.split.{odd[0]} is {values[odd[0]]}: image counts are whole numbers; fractions are below 1"
+            )
+    elif sum(float(v) for v in values.values()) > 1 + 1e-9:
+        raise ConfigError(
+            f"data.split's fractions {values} add up to {sum(float(v) for v in values.values()):g}, more "
+            "than 1: lower them (what is left over is not used, and listed in dropped.tsv)"
+        )
+
+
+# Config keys whose value a user's --configfile or --config replaces instead of merging into the
+# default: Snakemake deep-merges mappings, so a mapping of classes given there would otherwise keep
+# the book's cats and dogs beside the user's classes.
+REPLACED_KEYS = (("data", "classes"),)
+
+
+def replace_user_keys(config: dict, layers: list[dict]) -> None:
+    """Give each REPLACED_KEYS key the value of the last of ``layers`` (the user's config files in
+    order, then --config) that sets it, as given, instead of Snakemake's merge with the default."""
+    for path in REPLACED_KEYS:
+        for layer in layers:
+            node = layer
+            for part in path:
+                node = node.get(part) if isinstance(node, Mapping) else None
+            if node is None:
+                continue
+            target = config
+            for part in path[:-1]:
+                target = target.setdefault(part, {})
+            target[path[-1]] = _plain(node)
+
+
+def _plain(value):
+    """A copy made of dicts and lists (Snakemake hands --config over in immutable mappings)."""
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return copy.deepcopy(value)
 
 
 def _coerce_scalar(value: str, types: list[str]):

@@ -13,11 +13,19 @@ import re
 import warnings
 from contextlib import contextmanager
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-JPEG_SUFFIXES = (".jpg", ".jpeg")
-IMAGE_SUFFIXES = JPEG_SUFFIXES + (".png",)
-_FORMAT_FOR_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG"}
+# What keras.utils.image_dataset_from_directory reads (JPEG, PNG, BMP, GIF's first frame), plus WebP;
+# suffixes in any case (.JPG from cameras).
+_FORMAT_FOR_SUFFIX = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".bmp": "BMP",
+    ".gif": "GIF",
+    ".webp": "WEBP",
+}
+IMAGE_SUFFIXES = tuple(_FORMAT_FOR_SUFFIX)
 # Pixels decoded at full scale. Larger JPEGs decode at 1/2, 1/4 or 1/8 scale (the decoder's draft
 # mode), so memory stays bounded for any accepted photo; larger PNGs are dropped. Kaggle's photos
 # are at most 1023x768; a 40-megapixel camera is 7728x5152.
@@ -29,6 +37,21 @@ _OBJECT_ADDRESS = re.compile(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>")
 
 def has_image_suffix(name: str) -> bool:
     return name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def to_rgb(image: Image.Image, exif_orientation: bool = True) -> Image.Image:
+    """The image as a person sees it, in RGB: turned as its EXIF orientation tag says (phones
+    store portrait shots sideways with a tag), transparent pixels on white, grayscale, palette and
+    CMYK converted."""
+    if exif_orientation:
+        image = ImageOps.exif_transpose(image)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+        return background
+    return image.convert("RGB")
 
 
 class TooLarge(ValueError):
@@ -74,7 +97,8 @@ def reject_reason(name: str, data: bytes, require_jfif: bool = True) -> str | No
         message = _OBJECT_ADDRESS.sub("", str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
         return f"not decodable: {message}"
     expected = _FORMAT_FOR_SUFFIX[suffix]
-    if detected != expected:
+    if detected != expected and not (expected == "JPEG" and detected == "MPO"):
+        # (MPO: a camera's JPEG with a second, stereo or depth, frame appended; Pillow reads frame 1)
         return f"{detected} data named {suffix}"
     if expected == "JPEG" and require_jfif and b"JFIF" not in data[:10]:
         return "no JFIF marker"

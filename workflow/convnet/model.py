@@ -22,8 +22,25 @@ from .settings import Augmentation, Expect, ModelSettings
 CHECKED_LAYER_TYPES = ("Conv2D", "MaxPooling2D", "Flatten", "Dense")
 
 
+def head(num_classes: int) -> layers.Dense:
+    """The output layer: one sigmoid unit for two classes (the book's), a softmax over
+    ``num_classes`` units for more; float32 under mixed precision."""
+    if num_classes < 2:
+        raise ConfigError(
+            f"a classifier needs at least 2 classes, the data has {num_classes}: check data.classes"
+        )
+    units, activation = (1, "sigmoid") if num_classes == 2 else (num_classes, "softmax")
+    return layers.Dense(units, activation=activation, dtype="float32", name="probability")
+
+
+def loss_name(num_classes: int) -> str:
+    """Binary cross-entropy on 0/1 labels for two classes, sparse categorical on class indices for more."""
+    return "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
+
+
 def make_model(
     input_shape: tuple[int, int, int],
+    num_classes: int = 2,
     conv_filters=(32, 64, 128, 128),
     dense_units: int = 512,
     dropout: float = 0.0,
@@ -32,7 +49,7 @@ def make_model(
     name: str = "convnet",
 ) -> keras.Model:
     """Rescaling and augmentation inside the model, then Conv/MaxPool blocks, Flatten, Dropout,
-    Dense relu and one sigmoid unit (kept in float32 under mixed precision)."""
+    Dense relu and the head: one sigmoid unit for two classes, a softmax for more."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for layer in augmentation_layers(augmentation, seed):
@@ -45,8 +62,7 @@ def make_model(
     if dropout:
         x = layers.Dropout(dropout, seed=layer_seed(seed, "dropout"), name="dropout")(x)
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
-    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, head(num_classes)(x), name=name)
 
 
 def smallest_image_size(blocks: int) -> int:
@@ -82,6 +98,7 @@ def set_trainable(base: keras.Model, trainable_from: str | None, experiment: str
 def make_pretrained_model(
     input_shape: tuple[int, int, int],
     base_name: str,
+    num_classes: int = 2,
     trainable_from: str | None = None,
     dense_units: int = 256,
     dropout: float = 0.0,
@@ -93,7 +110,7 @@ def make_pretrained_model(
     """The book's section 5.3 model: rescaling and augmentation, a pretrained convolutional base
     (``weights``: its .h5 file; None: random, for the model check and for loading saved weights),
     then Flatten, Dense relu, Dropout after it (as the book's classifier on extracted features)
-    and one sigmoid unit."""
+    and the head (``head``)."""
     application, _ = PRETRAINED_BASES[base_name]
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
@@ -107,8 +124,7 @@ def make_pretrained_model(
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     if dropout:
         x = layers.Dropout(dropout, seed=layer_seed(seed, "dropout"), name="dropout")(x)
-    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(x)
-    return keras.Model(inputs, outputs, name=f"{base_name}_convnet")
+    return keras.Model(inputs, head(num_classes)(x), name=f"{base_name}_convnet")
 
 
 def model_from_settings(
@@ -128,6 +144,7 @@ def model_from_settings(
         return make_pretrained_model(
             (height, width, 3),
             settings.base.name,
+            settings.num_classes,
             settings.base.trainable_from,
             dense_units=settings.dense_units,
             dropout=settings.dropout,
@@ -145,6 +162,7 @@ def model_from_settings(
         )
     return make_model(
         (height, width, 3),
+        settings.num_classes,
         conv_filters=settings.conv_filters,
         dense_units=settings.dense_units,
         dropout=settings.dropout,
@@ -177,11 +195,35 @@ def summary_text(model: keras.Model) -> str:
     return "\n".join(lines) + "\n"
 
 
-def check_summary(rows: list[dict], expect: Expect | dict | None, experiment: str) -> None:
-    """Raise ConfigError naming the first layer that differs from the expectation."""
+def expected_for_classes(expect: Expect, rows: list[dict], num_classes: int) -> Expect:
+    """``expect`` as the config states it is for the two-class model (one sigmoid unit, as the
+    book's numbers are); with k > 2 classes the head has k units: (k - 1) more outputs of the last
+    Dense layer, each with its weights from the layer before and a bias."""
+    if num_classes <= 2 or not rows:
+        return expect
+    head_params = rows[-1]["params"]  # k * (fan_in + 1)
+    extra = head_params - head_params // num_classes
+    shapes = expect.shapes
+    if shapes:
+        shapes = (*shapes[:-1], num_classes)
+    return Expect(
+        params=None if expect.params is None else expect.params + extra,
+        shapes=shapes,
+        trainable_params=None if expect.trainable_params is None else expect.trainable_params + extra,
+        base_params=expect.base_params,
+    )
+
+
+def check_summary(
+    rows: list[dict], expect: Expect | dict | None, experiment: str, num_classes: int = 2
+) -> None:
+    """Raise ConfigError naming the first layer that differs from the expectation (stated for two
+    classes; ``expected_for_classes`` adds the head of ``num_classes``)."""
     expect = Expect.of(expect)
     if not expect:
         return
+    expect = expected_for_classes(expect, rows, num_classes)
+    heads = f" (the two-class expectation with a {num_classes}-unit head)" if num_classes > 2 else ""
     key = f"experiments.{experiment}.expect"
     checked = [row for row in rows if row["type"] in CHECKED_LAYER_TYPES]
     shapes = expect.shapes
@@ -191,7 +233,7 @@ def check_summary(rows: list[dict], expect: Expect | dict | None, experiment: st
             if got != wanted:
                 raise ConfigError(
                     f"experiment {experiment!r}: layer {row['layer']} ({row['type']}) outputs {got} but "
-                    f"{key}.shapes expects {wanted}: fix the architecture settings or {key}"
+                    f"{key}.shapes expects {wanted}{heads}: fix the architecture settings or {key}"
                 )
         if len(checked) != len(shapes):
             raise ConfigError(
@@ -213,5 +255,5 @@ def check_summary(rows: list[dict], expect: Expect | dict | None, experiment: st
         if wanted is not None and count != wanted:
             raise ConfigError(
                 f"experiment {experiment!r}: the model has {count:,} {words[name]} but {key}.{name} expects "
-                f"{wanted:,}: fix the architecture settings or {key}"
+                f"{wanted:,}{heads}: fix the architecture settings or {key}"
             )

@@ -44,16 +44,32 @@ def batch_plan(
     ]
 
 
-def _tf_batches(image_set: ImageSet, batches: list[np.ndarray]):
+def sample_weights(image_set: ImageSet, class_weights: np.ndarray | None) -> np.ndarray | None:
+    """Each training image's weight in the loss: its class's weight (None: no weights)."""
+    if class_weights is None:
+        return None
+    return np.asarray(class_weights, dtype=np.float32)[image_set.labels.astype(np.int64)]
+
+
+def _tf_batches(image_set: ImageSet, batches: list[np.ndarray], weights: np.ndarray | None = None):
     import tensorflow as tf
 
     indices = tf.RaggedTensor.from_row_lengths(
         np.concatenate(batches).astype(np.int32), [len(batch) for batch in batches]
     )
     images, labels = tf.constant(image_set.images), tf.constant(image_set.labels)
-    dataset = tf.data.Dataset.from_tensor_slices(indices).map(
-        lambda index: (tf.gather(images, index), tf.gather(labels, index))
-    )
+    if weights is None:
+
+        def gather(index):
+            return tf.gather(images, index), tf.gather(labels, index)
+
+    else:
+        weights = tf.constant(weights)
+
+        def gather(index):
+            return tf.gather(images, index), tf.gather(labels, index), tf.gather(weights, index)
+
+    dataset = tf.data.Dataset.from_tensor_slices(indices).map(gather)
     return _without_autotune(dataset.prefetch(2))
 
 
@@ -73,9 +89,12 @@ def _without_autotune(dataset):
     return dataset.with_options(options)
 
 
-def _numpy_batches(image_set: ImageSet, batches: list[np.ndarray]):
+def _numpy_batches(image_set: ImageSet, batches: list[np.ndarray], weights: np.ndarray | None = None):
     for index in batches:
-        yield image_set.images[index], image_set.labels[index]
+        if weights is None:
+            yield image_set.images[index], image_set.labels[index]
+        else:
+            yield image_set.images[index], image_set.labels[index], weights[index]
 
 
 def fit_arguments(
@@ -86,22 +105,24 @@ def fit_arguments(
     seed: int,
     epochs: int,
     initial_epoch: int = 0,
+    class_weights: np.ndarray | None = None,
 ) -> dict:
     """Keyword arguments for ``model.fit(..., initial_epoch=initial_epoch)``: the planned training
-    batches of epochs ``initial_epoch + 1`` to ``epochs`` and the whole validation set once per
-    epoch."""
+    batches of epochs ``initial_epoch + 1`` to ``epochs`` (with each image's class weight, when
+    ``class_weights`` are given) and the whole validation set once per epoch."""
     plan = batch_plan(len(train), batch_size, steps_per_epoch, seed, epochs)
     batches = [batch for epoch in plan[initial_epoch:] for batch in epoch]
     steps = len(plan[0])
+    weights = sample_weights(train, class_weights)
     if keras.backend.backend() == "tensorflow":
         return {
-            "x": _tf_batches(train, batches),
+            "x": _tf_batches(train, batches, weights),
             "shuffle": False,  # the plan is the order
             "steps_per_epoch": steps,
             "validation_data": _tf_validation(validation, batch_size),
         }
     return {
-        "x": _numpy_batches(train, batches),
+        "x": _numpy_batches(train, batches, weights),
         "shuffle": False,
         "steps_per_epoch": steps,
         "validation_data": (validation.images, validation.labels),

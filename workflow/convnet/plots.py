@@ -16,10 +16,11 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from . import records  # noqa: E402
 from .files import atomic_path  # noqa: E402
+from .metrics import predicted_classes  # noqa: E402
 
 # Colour-blind-safe pair (Okabe-Ito) for training vs validation; markers tell them apart in grey too.
 TRAIN_COLOUR, VALIDATION_COLOUR, BEST_COLOUR = "#0072B2", "#D55E00", "#555555"
-LABELS = {"accuracy": "Accuracy", "loss": "Loss (binary cross-entropy)"}
+LABELS = {"accuracy": "Accuracy", "loss": "Loss (cross-entropy)"}
 
 
 def read_history(path: str | os.PathLike) -> pd.DataFrame:
@@ -121,35 +122,74 @@ def comparison_figure(histories: dict[str, list[pd.DataFrame]], test_accuracy: d
 
 
 def confusion_figure(metrics: dict):
-    """Test-set confusion matrix of the last and the best checkpoint, counts in each cell."""
+    """Test-set confusion matrix of the last and the best checkpoint: each cell's count and its
+    share of the true class (the row), coloured by that share so that small classes read as well
+    as large ones."""
     classes = metrics["classes"]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), layout="constrained")
+    k = len(classes)
+    side = max(4.2, 0.75 * k + 2.2)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 0.6, side), layout="constrained")
     for ax, checkpoint in zip(axes, ("last", "best")):
-        matrix = np.array(metrics[checkpoint]["confusion_matrix"])
-        ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(int(matrix.max()), 1))
+        scores = metrics[checkpoint]
+        matrix = np.array(scores["confusion_matrix"])
+        rows = matrix.sum(axis=1, keepdims=True)
+        shares = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0)
+        ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
         for (row, col), count in np.ndenumerate(matrix):
-            dark = count > matrix.max() / 2
             ax.text(
                 col,
                 row,
-                str(count),
+                f"{count}\n{shares[row, col]:.0%}",
                 ha="center",
                 va="center",
-                fontsize=14,
-                color="white" if dark else "black",
+                fontsize=12 if k <= 3 else 9,
+                color="white" if shares[row, col] > 0.5 else "black",
             )
-        ax.set_xticks([0, 1], [f"predicted {c}" for c in classes])
-        ax.set_yticks([0, 1], [f"true {c}" for c in classes])
-        accuracy = metrics[checkpoint]["accuracy"]
-        ax.set_title(f"{checkpoint} checkpoint (accuracy {accuracy:.3f})")
-    fig.suptitle(f"{metrics['experiment']} (seed {metrics['seed']}): test-set confusion matrix")
+        ticks = list(range(k))
+        ax.set_xticks(ticks, classes, rotation=45 if k > 3 else 0, ha="right" if k > 3 else "center")
+        ax.set_yticks(ticks, classes)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        title = f"{checkpoint} checkpoint (accuracy {scores['accuracy']:.3f}"
+        if scores.get("balanced_accuracy") is not None and k > 2:
+            title += f", balanced {scores['balanced_accuracy']:.3f}"
+        ax.set_title(title + ")", fontsize=10)
+    fig.suptitle(
+        f"{metrics['experiment']} (seed {metrics['seed']}): test-set confusion matrix "
+        "(count and share of the true class)"
+    )
+    return fig
+
+
+def per_class_figure(metrics: dict, checkpoint: str = "last"):
+    """Precision, recall and F1 of each class on the test set, the class's test images beside its
+    name: where a model fails, not only how often."""
+    scores = metrics[checkpoint]["per_class"]
+    classes = list(scores)
+    x = np.arange(len(classes))
+    width = 0.27
+    fig, ax = plt.subplots(figsize=(max(6.5, 1.1 * len(classes) + 2.5), 4.3), layout="constrained")
+    bars = (("precision", "#0072B2", "//"), ("recall", "#D55E00", ""), ("f1", "#009E73", ".."))
+    for offset, (name, colour, hatch) in zip((-width, 0, width), bars):
+        values = [scores[c][name] for c in classes]
+        ax.bar(x + offset, values, width, label=name if name != "f1" else "F1", color=colour, hatch=hatch)
+    ax.set_xticks(x, [f"{c}\n({scores[c]['support']} images)" for c in classes], fontsize=9)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("score on the test set")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    ax.set_title(
+        f"{metrics['experiment']} (seed {metrics['seed']}), {checkpoint} checkpoint: per-class scores "
+        f"(macro F1 {metrics[checkpoint]['macro_f1']:.3f})"
+    )
     return fig
 
 
 def most_confident_errors(labels: np.ndarray, probabilities: np.ndarray, count: int) -> np.ndarray:
-    """Indices of wrong predictions, most confident first."""
-    wrong = np.flatnonzero((probabilities > 0.5).astype(int) != labels.astype(int))
-    confidence = np.abs(probabilities[wrong] - 0.5)
+    """Indices of wrong predictions, most confident first; ``probabilities`` are (images, classes)."""
+    predicted = predicted_classes(probabilities)
+    wrong = np.flatnonzero(predicted != labels.astype(int))
+    confidence = probabilities[wrong, predicted[wrong]]
     return wrong[np.argsort(-confidence, kind="mergesort")][:count]
 
 
@@ -161,8 +201,10 @@ def errors_figure(
     title: str,
     count: int = 16,
 ):
-    """A grid of the test images the model got most confidently wrong."""
+    """A grid of the test images the model got most confidently wrong, with the true class, the
+    predicted class and its probability. ``probabilities``: (images, classes)."""
     chosen = most_confident_errors(labels, probabilities, count)
+    predicted = predicted_classes(probabilities)
     columns = 4
     rows = max(1, int(np.ceil(len(chosen) / columns)))
     fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.9 * rows + 0.4), layout="constrained")
@@ -171,8 +213,10 @@ def errors_figure(
         ax.axis("off")
     for ax, index in zip(axes, chosen):
         ax.imshow(images[index])
+        guess = int(predicted[index])
         ax.set_title(
-            f"true: {classes[int(labels[index])]}\nP({classes[1]}) = {probabilities[index]:.3f}", fontsize=9
+            f"true: {classes[int(labels[index])]}\npredicted: {classes[guess]} ({probabilities[index, guess]:.3f})",
+            fontsize=9,
         )
     if len(chosen) == 0:
         axes[0].text(0.5, 0.5, "no wrong predictions", ha="center", va="center", transform=axes[0].transAxes)
@@ -193,7 +237,8 @@ def contact_sheet(photos, rows: list[dict], classes, title: str, limit: int = 48
     axes = np.atleast_1d(axes).reshape(-1)
     for ax in axes:
         ax.axis("off")
-    colours = {classes[0]: TRAIN_COLOUR, classes[1]: VALIDATION_COLOUR}
+    palette = (TRAIN_COLOUR, VALIDATION_COLOUR, *plt.get_cmap("tab10").colors[2:])
+    colours = {name: palette[i % len(palette)] for i, name in enumerate(classes)}
     for ax, (photo, row) in zip(axes, shown):
         ax.imshow(photo.image)
         label = row["predicted"]

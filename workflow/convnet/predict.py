@@ -4,8 +4,9 @@ as training did.
     python -m convnet.predict results/models/augmented/seed1.h5 my-photos/ [--out p.csv] [--sheet p.png]
 
 (with ``workflow/`` on PYTHONPATH). The image size, resize interpolation and class names come from
-the run card inside the model; ``snakemake results/predictions/{experiment}/seed{N}/{name}.csv``
-does the same for a folder or archive named in the config's ``predict``. Every file gets a row:
+the run card inside the model, here and in ``snakemake
+results/predictions/{experiment}/seed{N}/{name}.csv`` for a folder or archive named in the
+config's ``predict``. Every file gets a row:
 its probability of each class and the predicted class, or, for a file that cannot be read as an
 image, the reason.
 """
@@ -26,6 +27,7 @@ from .cache import decode
 from .errors import ConvnetError, DataError
 from .files import atomic_write_table
 from .images import reject_reason
+from .metrics import class_probabilities, predicted_classes
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,8 @@ class Photo:
 
 def read_photos(source: Path, size: tuple[int, int], interpolation: str) -> list[Photo]:
     """Every file of a folder or zip/tar archive, checked as the data step checks (safe extraction,
-    a full decode; JPEGs without a JFIF marker are fine here: cameras write Exif) and resized."""
+    a full decode; JPEGs without a JFIF marker are fine here: cameras write Exif), turned upright
+    by their EXIF orientation and resized."""
     photos = []
     with open_image_source(source) as images:
         for member in images.members():
@@ -59,42 +62,34 @@ def read_photos(source: Path, size: tuple[int, int], interpolation: str) -> list
     return photos
 
 
-def classify(model, photos: list[Photo], batch_size: int = 32) -> np.ndarray:
-    """The probability of class 1 for each readable photo (NaN for the others)."""
-    probabilities = np.full(len(photos), np.nan)
+def classify(model, photos: list[Photo], num_classes: int, batch_size: int = 32) -> np.ndarray:
+    """Each readable photo's probability of each class, (photos, classes); NaN for the others."""
+    probabilities = np.full((len(photos), num_classes), np.nan)
     readable = [i for i, photo in enumerate(photos) if photo.image is not None]
     if readable:
         images = np.stack([photos[i].image for i in readable])
-        probabilities[readable] = model.predict(images, batch_size=batch_size, verbose=0).reshape(-1)
+        probabilities[readable] = class_probabilities(model.predict(images, batch_size=batch_size, verbose=0))
     return probabilities
 
 
 def prediction_rows(photos: list[Photo], probabilities: np.ndarray, classes: list[str]) -> list[dict]:
+    """A row per file: the probability of each class and the predicted class, or the reason."""
     rows = []
     for photo, p in zip(photos, probabilities):
-        row = {
-            "file": photo.file,
-            f"probability_{classes[0]}": "",
-            f"probability_{classes[1]}": "",
-            "predicted": "",
-        }
+        row = {"file": photo.file, **{f"probability_{c}": "" for c in classes}, "predicted": ""}
         if photo.image is not None:
-            row.update(
-                {
-                    f"probability_{classes[0]}": f"{1 - p:.6f}",
-                    f"probability_{classes[1]}": f"{p:.6f}",
-                    "predicted": classes[int(p > 0.5)],
-                }
-            )
+            row.update({f"probability_{c}": f"{value:.6f}" for c, value in zip(classes, p)})
+            row["predicted"] = classes[int(predicted_classes(p[None, :])[0])]
         rows.append({**row, "reason": photo.reason})
     return rows
 
 
-def predict_photos(
-    model_path: Path, source: Path, size: tuple[int, int], interpolation: str, classes: list[str]
-) -> tuple[list[Photo], list[dict]]:
+def predict_photos(model_path: Path, source: Path) -> tuple[list[Photo], list[dict], list[str]]:
+    """Classify every file of ``source`` with the model; image size, resize and class names from
+    its run card (``settings_from_card``). Returns the photos, their rows and the classes."""
     import keras
 
+    size, interpolation, classes = settings_from_card(model_path)
     keras.config.set_dtype_policy("float32")
     try:
         model = keras.models.load_model(model_path, compile=False)
@@ -103,10 +98,10 @@ def predict_photos(
     photos = read_photos(source, size, interpolation)
     if not photos:
         raise DataError(f"{source}: holds no files; point it at a folder or archive of photos")
-    rows = prediction_rows(photos, classify(model, photos), classes)
+    rows = prediction_rows(photos, classify(model, photos, len(classes)), classes)
     unreadable = sum(photo.image is None for photo in photos)
     log.info("%s: %d photos classified, %d could not be read", source, len(photos) - unreadable, unreadable)
-    return photos, rows
+    return photos, rows, classes
 
 
 def write_predictions(rows: list[dict], path: Path) -> None:
@@ -116,17 +111,20 @@ def write_predictions(rows: list[dict], path: Path) -> None:
 def settings_from_card(model_path: Path) -> tuple[tuple[int, int], str, list[str]]:
     """Image size, resize interpolation and class names from the run card inside the model; a
     model without one (not made by this workflow) falls back to its input shape, nearest, and
-    class 0 / class 1."""
+    ``class 0``, ``class 1``, ... for its outputs."""
     from .runcard import read_embedded
 
     card = read_embedded(model_path) or {}
     settings = card.get("settings") or {}
     size = settings.get("image_size")
-    if size is None:
+    classes = (card.get("data") or {}).get("classes")
+    if size is None or not classes:
         import keras
 
-        size = keras.models.load_model(model_path, compile=False).input_shape[1:3]
-    classes = (card.get("data") or {}).get("classes") or ["class 0", "class 1"]
+        model = keras.models.load_model(model_path, compile=False)
+        size = size or model.input_shape[1:3]
+        outputs = model.output_shape[-1]
+        classes = classes or [f"class {i}" for i in range(2 if outputs == 1 else outputs)]
     return tuple(size), settings.get("resize_interpolation", "nearest"), list(classes)
 
 
@@ -139,8 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        size, interpolation, classes = settings_from_card(args.model)
-        photos, rows = predict_photos(args.model, args.photos, size, interpolation, classes)
+        photos, rows, classes = predict_photos(args.model, args.photos)
     except (ConvnetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -53,10 +53,16 @@ def prepare_dataset(source_path: Path, out_dir: Path, data: dict, threads: int =
     log.info("layout: %s; source sha256 %s", result.layout, info.get("sha256", "(a folder)"))
     for reason, count in Counter(r for _, r in result.dropped).most_common():
         log.info("dropped %d: %s", count, reason)
-    log.info("dropped %d files in all (listed in %s)", len(result.dropped), out_dir / "dropped.tsv")
+    log.info(
+        "dropped %d files, %d usable ones not selected (all listed in %s)",
+        len(result.dropped),
+        len(result.not_selected),
+        out_dir / "dropped.tsv",
+    )
+    log.info("classes, in label order: %s", ", ".join(result.classes))
     for split in SPLITS:
         log.info("%s: %s", split, ", ".join(f"{n} {c}" for c, n in info["images"][split].items()))
-    write_dropped(out_dir / "dropped.tsv", result.dropped)
+    write_dropped(out_dir / "dropped.tsv", result.unused())
     write_provenance(out_dir / "provenance.json", info)
     write_manifest(out_dir / "manifest.csv", result.manifest)
     return info

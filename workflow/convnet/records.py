@@ -16,7 +16,9 @@ from .errors import DataError
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
 # results/metrics/{experiment}/seed{N}.json holds these for each checkpoint of the run
 CHECKPOINTS = ("last", "best")
-METRIC_NAMES = ["loss", "accuracy", "precision", "recall", "roc_auc"]
+# precision and recall: of the second class with two classes, None with more (see macro_f1 and the
+# per-class scores in the JSON); roc_auc: one-vs-rest, averaged over classes, with more
+METRIC_NAMES = ["loss", "accuracy", "balanced_accuracy", "precision", "recall", "macro_f1", "roc_auc"]
 # results/metrics/test_metrics.csv: a row per run and checkpoint
 TABLE_COLUMNS = ["experiment", "seed", "checkpoint", "images", *METRIC_NAMES]
 # results/metrics/{experiment}_summary.csv: a row per experiment and checkpoint
@@ -27,6 +29,35 @@ SUMMARY_COLUMNS = [
     "seeds",
     *(f"{metric}_{statistic}" for metric in METRIC_NAMES for statistic in SUMMARY_STATISTICS),
 ]
+
+
+def prediction_columns(classes) -> list[str]:
+    """results/metrics/{experiment}/seed{N}_predictions.csv: file, true label (class index), then per
+    checkpoint the probability of the second class (two classes, as the book's sigmoid gives it) or
+    of every class (``probability_last_<class>``, more classes)."""
+    classes = list(classes)
+    if len(classes) == 2:
+        return ["file", "label", *(f"probability_{c}" for c in CHECKPOINTS)]
+    return ["file", "label", *(f"probability_{c}_{name}" for c in CHECKPOINTS for name in classes)]
+
+
+def read_predictions(path: str | os.PathLike, classes, checkpoint: str = "last") -> dict[str, tuple]:
+    """{file: (label, [probability of each class])} of one checkpoint, from a predictions CSV."""
+    classes = list(classes)
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc}); rerun its evaluation") from None
+    result = {}
+    for row in rows:
+        if len(classes) == 2:
+            p = float(row[f"probability_{checkpoint}"])
+            probabilities = [1 - p, p]
+        else:
+            probabilities = [float(row[f"probability_{checkpoint}_{name}"]) for name in classes]
+        result[row["file"]] = (int(row["label"]), probabilities)
+    return result
 
 
 def read_history(path: str | os.PathLike) -> list[dict]:

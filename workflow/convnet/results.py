@@ -13,10 +13,7 @@ import sys
 from pathlib import Path
 
 from .errors import DataError
-from .records import best_epoch, read_history
-
-# the summary's metrics, in the order the docs' tables show them
-SUMMARY_METRICS = ["accuracy", "loss", "precision", "recall", "roc_auc"]
+from .records import METRIC_NAMES, best_epoch, read_history
 
 
 def read_csv(path: Path, delimiter: str = ",") -> list[dict]:
@@ -32,7 +29,7 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
 
 def mean_and_spread(row: dict, metric: str) -> str:
     """``0.712 +- 0.011 (0.700-0.724)``; a single seed has no spread to show."""
-    mean = row[f"{metric}_mean"]
+    mean = row.get(f"{metric}_mean", "")
     if mean == "":
         return "n/a"
     text = f"{float(mean):.3f}"
@@ -52,10 +49,45 @@ def summary_section(results: Path) -> str:
             seeds = row["seeds"].split()
             rows.append(
                 [row["experiment"], row["checkpoint"], len(seeds)]
-                + [mean_and_spread(row, metric) for metric in SUMMARY_METRICS]
+                + [mean_and_spread(row, metric) for metric in METRIC_NAMES]
             )
-    header = ["experiment", "checkpoint", "seeds", *SUMMARY_METRICS]
+    header = ["experiment", "checkpoint", "seeds", *METRIC_NAMES]
     return markdown_table(header, rows)
+
+
+def per_class_rows(results: Path, checkpoint: str = "last") -> list[list]:
+    """Per experiment and class: precision, recall and F1 of the ``checkpoint`` model on the test
+    set, the mean over the experiment's seeds, and the class's test images."""
+    runs: dict[str, list[dict]] = {}
+    for path in sorted((results / "metrics").glob("*/seed*.json")):
+        metrics = json.loads(path.read_text())
+        if "per_class" in metrics.get(checkpoint, {}):
+            runs.setdefault(metrics["experiment"], []).append(metrics[checkpoint]["per_class"])
+    rows = []
+    for experiment, per_seed in runs.items():
+        for name in per_seed[0]:
+            scores = [seed[name] for seed in per_seed]
+
+            def mean(key, scores=scores):
+                return f"{sum(s[key] for s in scores) / len(scores):.3f}"
+
+            rows.append(
+                [
+                    experiment,
+                    name,
+                    len(scores),
+                    mean("precision"),
+                    mean("recall"),
+                    mean("f1"),
+                    scores[0]["support"],
+                ]
+            )
+    return rows
+
+
+def per_class_section(results: Path) -> str:
+    header = ["experiment", "class", "seeds", "precision", "recall", "F1", "test images"]
+    return markdown_table(header, per_class_rows(results))
 
 
 def history_rows(results: Path) -> list[list]:
@@ -100,7 +132,8 @@ def history_section(results: Path) -> str:
 
 def run_rows(results: Path) -> list[list]:
     """Per run: validation accuracy at the last epoch and over the last 10 epochs (less noisy),
-    test accuracy of the last and best checkpoints, ROC AUC of the last, and training minutes."""
+    test accuracy of the last and best checkpoints, balanced accuracy, macro F1 and ROC AUC of the
+    last, and training minutes."""
     rows = []
     for path in sorted((results / "history").glob("*/seed*.csv")):
         history = read_history(path)
@@ -109,7 +142,7 @@ def run_rows(results: Path) -> list[list]:
         last10 = [row["val_accuracy"] for row in history[-10:]]
 
         def test(checkpoint, key, metrics=metrics):
-            value = metrics[checkpoint][key] if metrics else None
+            value = metrics[checkpoint].get(key) if metrics else None
             return "n/a" if value is None else f"{value:.3f}"
 
         rows.append(
@@ -120,6 +153,8 @@ def run_rows(results: Path) -> list[list]:
                 f"{sum(last10) / len(last10):.3f}",
                 test("last", "accuracy"),
                 test("best", "accuracy"),
+                test("last", "balanced_accuracy"),
+                test("last", "macro_f1"),
                 test("last", "roc_auc"),
                 f"{sum(row['seconds'] for row in history) / 60:.0f}",
             ]
@@ -135,6 +170,8 @@ def run_section(results: Path) -> str:
         "val acc (mean of last 10)",
         "test acc (last)",
         "test acc (best)",
+        "balanced acc (last)",
+        "macro F1 (last)",
         "ROC AUC (last)",
         "training minutes",
     ]
@@ -213,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sections = [
             ("Test set, over seeds (mean +- sample std (lowest-highest))", summary_section(args.results)),
+            ("Test set per class, last-epoch model (mean over seeds)", per_class_section(args.results)),
             ("Training curves, per run", history_section(args.results)),
             ("Every run: validation and test", run_section(args.results)),
             ("How each run was made (results/models/*/seed*.json)", run_card_section(args.results)),

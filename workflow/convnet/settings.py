@@ -93,6 +93,8 @@ class ModelSettings:
     expect: Expect | None = None
     base: Base | None = None
     seed: int | None = None
+    # from the data, not the config: two classes get one sigmoid unit, more a softmax over k units
+    num_classes: int = 2
 
     @classmethod
     def of(cls, settings):
@@ -131,3 +133,4 @@ class RunSettings(ModelSettings):
     resize_interpolation: str = "nearest"
     rmsprop_epsilon: float = KERAS_RMSPROP_EPSILON
     init_from: str | None = None  # the experiment whose last-epoch model (same seed) this run starts from
+    class_weight: str | None = None  # balanced: weigh each class's loss by n / (k * its count)

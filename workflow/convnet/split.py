@@ -4,8 +4,12 @@ Layouts:
 - ``kaggle``: the class is the file name's prefix (``train/cat.12.jpg``);
 - ``folders``: the class is the parent folder (``PetImages/Cat/12.jpg``, or any ``<class>/<file>``).
 
-Order is the book's by default: per class, by the number in the file name (cat.0-999 train,
-1000-1499 validation, 1500-1999 test); ``shuffle`` draws a seeded permutation instead.
+Classes: a mapping (output folder: name in the source, the book's ``cats: cat``), a list of names,
+or ``auto`` (every class folder or prefix found, sorted). ``data.split`` gives per class either
+image counts (the book's 1000/500/500) or fractions of each class (stratified, unequal classes
+kept unequal). Order is the book's by default: per class, by the number in the file name
+(cat.0-999 train, 1000-1499 validation, 1500-1999 test); ``shuffle`` draws a seeded permutation
+instead. Every file not used is listed with its reason: dropped (and why) or not selected.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import posixpath
 import random
 import re
@@ -51,31 +56,86 @@ class Candidate:
         return (0, int(number), self.basename) if number.isdigit() else (1, 0, self.basename)
 
 
+NOT_SELECTED = "not selected: beyond data.split's images for its class"
+# What keeps a dropped file, by the reason it was dropped (the start of the reason text).
+KEEP_HINTS = {
+    "no JFIF marker": "set data.require_jfif: false to keep JPEGs without a JFIF marker (camera and phone photos)",
+    "not in a configured class": "list the class in data.classes, or set data.classes: auto",
+    "not in a class folder": "put each class's photos in a folder named after the class",
+    "not an image file name": "only .jpg, .jpeg, .png, .bmp, .gif and .webp files are read",
+    "too large": "downscale the photos",
+}
+
+
 @dataclass
 class SplitResult:
     manifest: list[dict] = field(default_factory=list)
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (name in source, reason)
+    not_selected: list[str] = field(default_factory=list)  # usable, but beyond data.split's counts
     layout: str = ""
+    classes: list[str] = field(default_factory=list)  # output class folders, in label order
+
+    def unused(self) -> list[tuple[str, str]]:
+        """Every file of the source that is not in the split, with the reason, by name."""
+        return sorted(self.dropped + [(name, NOT_SELECTED) for name in self.not_selected])
 
 
 def detect_layout(names: list[str]) -> str:
     """``kaggle`` if most image names look like ``cat.12.jpg``, else ``folders``."""
     images = [posixpath.basename(n) for n in names if has_image_suffix(n)]
     if not images:
-        raise DataError("no .jpg/.jpeg/.png files found in the data source; check data.url or data.path")
+        raise DataError(
+            "no .jpg/.jpeg/.png/.bmp/.gif/.webp files found in the data source; check data.url or data.path"
+        )
     kaggle_like = sum(bool(_KAGGLE_NAME.match(n)) for n in images)
     return "kaggle" if kaggle_like * 2 > len(images) else "folders"
 
 
+def raw_class(name: str, layout: str) -> str | None:
+    """The class a source file names: its prefix (``kaggle``) or its folder (``folders``); None
+    for a file outside any class, or hidden (``.DS_Store``, ``._cat.jpg``, ``__MACOSX/``)."""
+    parts = name.split("/")
+    if any(part.startswith(".") or part == "__MACOSX" for part in parts):
+        return None
+    if layout == "kaggle":
+        match = _KAGGLE_NAME.match(parts[-1])
+        return match.group(1) if match else None
+    return parts[-2] if len(parts) > 1 else None
+
+
 def label_of(name: str, layout: str, aliases: dict[str, str]) -> str | None:
     """The output class of a source file, or None if it belongs to no configured class."""
-    if layout == "kaggle":
-        match = _KAGGLE_NAME.match(posixpath.basename(name))
-        raw = match.group(1) if match else None
-    else:
-        parent = posixpath.dirname(name)
-        raw = posixpath.basename(parent) if parent else None
+    raw = raw_class(name, layout)
     return aliases.get(raw.lower()) if raw else None
+
+
+def resolve_classes(spec, names: list[str], layout: str) -> dict[str, str]:
+    """``data.classes`` as {output class folder: name in the source}, in label order: a mapping
+    as given, a list as {name: name}, ``auto`` as every class the image files name, sorted (as
+    keras.utils.image_dataset_from_directory sorts its class folders)."""
+    if isinstance(spec, dict):
+        return dict(spec)
+    if isinstance(spec, (list, tuple)):
+        return {name: name for name in spec}
+    found: dict[str, set[str]] = {}
+    for name in names:
+        raw = raw_class(name, layout) if has_image_suffix(name) else None
+        if raw:
+            found.setdefault(raw.lower(), set()).add(raw)
+    clashes = sorted(sorted(spellings) for spellings in found.values() if len(spellings) > 1)
+    if clashes:
+        raise DataError(
+            f"data.classes is auto, but the class folders {clashes[0]} differ only in upper and lower case: "
+            "rename one, or list the classes in data.classes"
+        )
+    classes = sorted(next(iter(spellings)) for spellings in found.values())
+    if len(classes) < 2:
+        where = "class folders (<class>/<photo>)" if layout == "folders" else "class prefixes (cat.1.jpg)"
+        raise DataError(
+            f"data.classes is auto, but the images are in {len(classes)} {where}: {classes}; a classifier "
+            "needs at least 2 (check data.path and data.layout)"
+        )
+    return {name: name for name in classes}
 
 
 def class_aliases(classes: dict[str, str]) -> dict[str, str]:
@@ -111,7 +171,7 @@ def _inspect(source: ImageSource, candidates: list[Candidate], threads: int, req
 class Assignment:
     """Where one source file goes: its split and class folder, and its rank in the manifest."""
 
-    rank: int
+    rank: tuple[int, int, int]  # (split, class, position): the manifest's order
     split: str
     label: str
     basename: str
@@ -131,7 +191,12 @@ def label_candidates(
     for member in members:
         label = label_of(member.name, layout, aliases)
         if label is None:
-            dropped.append((member.name, "not in a configured class (data.classes)"))
+            reason = (
+                "not in a class folder"
+                if raw_class(member.name, layout) is None and has_image_suffix(member.name)
+                else "not in a configured class (data.classes)"
+            )
+            dropped.append((member.name, reason))
         elif member.size > max_bytes:
             dropped.append((member.name, f"too large: {member.size:,} bytes, over {max_bytes:,}"))
         else:
@@ -148,31 +213,72 @@ def label_candidates(
     return candidates, dropped
 
 
+def split_sizes(available: int, split: dict) -> dict[str, int]:
+    """How many of a class's ``available`` usable images go to each split: ``split``'s counts as
+    they are, or its fractions of ``available`` (cumulative rounding, so the sizes add up to the
+    rounded total and each class keeps its proportions)."""
+    if all(float(split[s]) >= 1 for s in SPLITS):
+        return {s: int(split[s]) for s in SPLITS}
+    sizes, done, total = {}, 0, 0.0
+    for name in SPLITS:
+        total += float(split[name])
+        boundary = math.floor(available * total + 0.5)
+        sizes[name], done = boundary - done, boundary
+    return sizes
+
+
+def _too_few(label: str, available: int, sizes: dict[str, int], split: dict, drops: Counter | None) -> str:
+    counts = all(float(split[s]) >= 1 for s in SPLITS)
+    if counts:
+        asked = sum(sizes.values())
+        text = (
+            f"class {label!r} has {available:,} usable images but data.split asks for {asked:,} "
+            f"({'+'.join(str(sizes[s]) for s in SPLITS)})"
+        )
+        fix = "lower data.split.train/validation/test, give fractions (e.g. {train: 0.7, validation: 0.15, test: 0.15}) or use more data"
+    else:
+        empty = [s for s in SPLITS if sizes[s] == 0]
+        text = (
+            f"class {label!r} has {available:,} usable images, too few for data.split's fractions: "
+            f"{' and '.join(empty)} would get none"
+        )
+        fix = "give the class more photos or raise those fractions"
+    if drops:
+        listed = ", ".join(f"{reason}: {count:,}" for reason, count in drops.most_common())
+        text += f"; {sum(drops.values()):,} of its files were dropped ({listed})"
+        hints = [KEEP_HINTS[r] for r, _ in drops.most_common() if r in KEEP_HINTS]
+        if hints:
+            fix = hints[0]
+    return f"{text}: {fix}"
+
+
 def assign(
-    usable: dict[str, list[Candidate]], counts: dict[str, int], order: str = "book", seed: int = 0
+    usable: dict[str, list[Candidate]],
+    split: dict,
+    order: str = "book",
+    seed: int = 0,
+    drops: dict[str, Counter] | None = None,
 ) -> dict[str, Assignment]:
     """Which usable file goes to which split: per class, in book order (by the number in the file
-    name) or a seeded shuffle, the first ``counts["train"]`` to train, then validation, then
-    test. A pure function of its arguments. Raises DataError when a class has too few images."""
-    needed = sum(counts[s] for s in SPLITS)
+    name) or a seeded shuffle, the first ``split`` sizes (``split_sizes``) to train, then
+    validation, then test. A pure function of its arguments. Raises DataError when a class has too
+    few images, counting the class's ``drops`` by reason and naming the setting that keeps them."""
     assignment: dict[str, Assignment] = {}
     for class_rank, (label, items) in enumerate(usable.items()):
-        if len(items) < needed:
-            asked = "+".join(str(counts[s]) for s in SPLITS)
-            raise DataError(
-                f"class {label!r} has {len(items):,} usable images but data.split asks "
-                f"for {needed:,} ({asked}); lower data.split.train/validation/test or use more data"
-            )
+        sizes = split_sizes(len(items), split)
+        if len(items) < sum(sizes.values()) or min(sizes.values()) < 1:
+            raise DataError(_too_few(label, len(items), sizes, split, (drops or {}).get(label)))
         items = sorted(items, key=lambda c: c.sort_key)
         if order == "shuffle":
             # A per-class generator, so one class's size never changes another's draw.
             random.Random(f"{seed}:{label}").shuffle(items)
         start = 0
-        for split_rank, split in enumerate(SPLITS):
-            for position, candidate in enumerate(items[start : start + counts[split]]):
-                rank = (split_rank * len(usable) + class_rank) * needed + position
-                assignment[candidate.name] = Assignment(rank, split, label, candidate.basename)
-            start += counts[split]
+        for split_rank, name in enumerate(SPLITS):
+            for position, candidate in enumerate(items[start : start + sizes[name]]):
+                # manifest order: by split, then class, then position
+                rank = (split_rank, class_rank, position)
+                assignment[candidate.name] = Assignment(rank, name, label, candidate.basename)
+            start += sizes[name]
     return assignment
 
 
@@ -200,8 +306,8 @@ def write_split(source: ImageSource, out_dir: Path, assignment: dict[str, Assign
 def plan_and_write(
     source: ImageSource,
     out_dir: Path,
-    classes: dict[str, str],
-    counts: dict[str, int],
+    classes,
+    split: dict,
     *,
     layout: str = "auto",
     order: str = "book",
@@ -210,28 +316,48 @@ def plan_and_write(
     threads: int = 1,
 ) -> SplitResult:
     """Label, inspect and assign every file of ``source``, and write the split under ``out_dir``.
-    Returns the manifest rows and the dropped files with their reasons."""
+    ``classes``: ``data.classes`` (a mapping, a list or ``auto``). Returns the manifest rows, the
+    classes, the dropped files with their reasons and the usable files not selected."""
     members = source.members()
-    result = SplitResult(layout=detect_layout([m.name for m in members]) if layout == "auto" else layout)
+    names = [m.name for m in members]
+    result = SplitResult(layout=detect_layout(names) if layout == "auto" else layout)
     try:
+        classes = resolve_classes(classes, names, result.layout)
+        check_class_names(classes)
         candidates, result.dropped = label_candidates(
             members, result.layout, classes, source.limits.max_image_bytes
         )
     except DataError as exc:
         raise DataError(f"{source.label}: {exc}") from None
+    result.classes = list(classes)
     usable: dict[str, list[Candidate]] = {label: [] for label in classes}
+    drops: dict[str, Counter] = {label: Counter() for label in classes}
     for candidate, reason in _inspect(source, candidates, threads, require_jfif):
         if reason is None:
             usable[candidate.label].append(candidate)
         else:
             result.dropped.append((candidate.name, reason))
+            drops[candidate.label][_reason_kind(reason)] += 1
     result.dropped.sort()
+    for label in classes:
+        dropped = ", ".join(f"{r} {n}" for r, n in drops[label].most_common()) or "none"
+        log.info("class %s: %d usable images; dropped: %s", label, len(usable[label]), dropped)
     try:
-        assignment = assign(usable, counts, order, seed)
+        assignment = assign(usable, split, order, seed, drops)
     except DataError as exc:
         raise DataError(f"{source.label}: {exc}") from None
+    result.not_selected = sorted(
+        c.name for items in usable.values() for c in items if c.name not in assignment
+    )
     result.manifest = write_split(source, out_dir, assignment, classes)
     return result
+
+
+def check_class_names(classes: dict[str, str]) -> None:
+    """Output class folders must be usable as folder names and differ in more than case."""
+    for name in classes:
+        if not name or name in (".", "..") or "/" in name or "\\" in name or not name.isprintable():
+            raise DataError(f"class name {name!r} cannot be a folder name: rename it (data.classes)")
 
 
 def write_manifest(path: Path, rows: list[dict]) -> None:
@@ -260,7 +386,9 @@ def provenance(
     if digest:
         info["sha256"], info["bytes"] = digest
     counts = Counter((row["split"], row["class"]) for row in result.manifest)
+    info["classes"] = result.classes  # label order: label 0 first
     info["images"] = {s: {c: n for (s2, c), n in sorted(counts.items()) if s2 == s} for s in SPLITS}
+    info["not_selected"] = len(result.not_selected)
     info["dropped"] = len(result.dropped)
     info["dropped_by_reason"] = dict(sorted(Counter(_reason_kind(r) for _, r in result.dropped).items()))
     return info

@@ -14,12 +14,19 @@ log = logging.getLogger(__name__)
 
 
 def write_model_summary(
-    experiment: str, settings: ModelSettings | dict, text_path: Path, table_path: Path
+    experiment: str,
+    settings: ModelSettings | dict,
+    text_path: Path,
+    table_path: Path,
+    num_classes: int = 2,
 ) -> list[dict]:
+    """Build the experiment's model for ``num_classes`` (the split's classes), write its summary
+    and check it against ``expect``."""
     settings = settings if isinstance(settings, ModelSettings) else ModelSettings.of(settings)
+    settings = settings.replace(num_classes=num_classes)
     model = model_from_settings(settings, experiment)
     rows = summary_rows(model)
-    check_summary(rows, settings.expect, experiment)
+    check_summary(rows, settings.expect, experiment, num_classes)
     atomic_write_text(text_path, summary_text(model))
     atomic_write_table(table_path, list(rows[0]), rows, delimiter="\t")
     log.info(

@@ -23,7 +23,8 @@ def run_rows(metric_files: list[Path]) -> list[dict]:
                     "experiment": result["experiment"],
                     "seed": result["seed"],
                     "checkpoint": checkpoint,
-                    **{k: values[k] for k in TABLE_COLUMNS[3:]},
+                    # (metrics files from before a metric existed leave it empty)
+                    **{k: values.get(k) for k in TABLE_COLUMNS[3:]},
                 }
             )
     return rows

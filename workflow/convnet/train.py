@@ -30,7 +30,7 @@ from .errors import ConfigError, ConvnetError
 from .experiments import fingerprint
 from .files import atomic_path, atomic_write_table, atomic_write_text, sha256_of_file
 from . import runcard
-from .model import model_from_settings
+from .model import loss_name, model_from_settings
 from .pipeline import fit_arguments
 from .records import HISTORY_COLUMNS
 from .settings import RunSettings
@@ -210,7 +210,7 @@ def compile_model(model: keras.Model, settings: RunSettings | dict) -> keras.Mod
         optimizer=keras.optimizers.RMSprop(
             learning_rate=settings.learning_rate, epsilon=settings.rmsprop_epsilon
         ),
-        loss="binary_crossentropy",
+        loss=loss_name(settings.num_classes),
         metrics=["accuracy"],
     )
     return model
@@ -230,6 +230,18 @@ def save_portable(
         model.save(tmp)
         if card is not None:
             runcard.embed(card, tmp)
+
+
+def class_weights(image_set: ImageSet, class_weight: str | None) -> np.ndarray | None:
+    """Per class, the weight of its images in the training loss: ``balanced`` gives class c
+    n / (k * n_c) (every class then weighs as much in all), None (the default) weighs all alike."""
+    if class_weight is None:
+        return None
+    counts = np.bincount(image_set.labels.astype(np.int64), minlength=len(image_set.classes))
+    if (counts == 0).any():
+        missing = [image_set.classes[i] for i in np.flatnonzero(counts == 0)]
+        raise ConfigError(f"class_weight {class_weight}: the training split has no images of {missing}")
+    return (counts.sum() / (len(counts) * counts)).astype(np.float32)
 
 
 def check_image_size(image_set: ImageSet, settings: RunSettings, name: str, cache: Path) -> None:
@@ -281,6 +293,20 @@ def train_experiment(
     for image_set, cache in ((train, train_cache), (validation, validation_cache)):
         check_image_size(image_set, settings, name, cache)
     log.info("%d training and %d validation images", len(train), len(validation))
+    if train.classes != validation.classes:
+        raise ConfigError(
+            f"{train_cache} and {validation_cache} hold different classes ({list(train.classes)}, "
+            f"{list(validation.classes)}): rebuild the caches (snakemake --forcerun cache_images)"
+        )
+    # the classes come from the data (data.classes may be auto): one sigmoid unit for two, a softmax for more
+    settings = settings.replace(num_classes=len(train.classes))
+    weights = class_weights(train, settings.class_weight)
+    if weights is not None:
+        log.info(
+            "class weights (%s): %s",
+            settings.class_weight,
+            ", ".join(f"{c} {w:.3f}" for c, w in zip(train.classes, weights)),
+        )
 
     model = compile_model(model_from_settings(settings, name, base_weights), settings)
     # a checkpoint resumes only on the same settings, pixels, base weights and starting model
@@ -303,6 +329,7 @@ def train_experiment(
             settings.seed,
             epochs,
             initial_epoch,
+            class_weights=weights,
         )
         model.fit(**arguments, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
 
@@ -316,6 +343,7 @@ def train_experiment(
         {
             **runcard.data_identity(*data_files),
             "classes": list(train.classes),
+            "class_weights": None if weights is None else [round(float(w), 6) for w in weights],
             "train_images": len(train),
             "validation_images": len(validation),
             "pixels_sha256": data_fingerprint(train, validation),

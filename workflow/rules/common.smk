@@ -8,6 +8,8 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
+from snakemake.common.configfile import load_configfile
+
 from convnet.config import (
     SPLITS,
     check_config,
@@ -15,6 +17,7 @@ from convnet.config import (
     check_pinned_archive,
     check_predict,
     coerce_cli_strings,
+    replace_user_keys,
 )
 from convnet.download import archive_name
 from convnet.errors import ConvnetError
@@ -45,6 +48,13 @@ WEIGHTS = f"{RESULTS}/weights"
 PREDICTIONS = f"{RESULTS}/predictions"
 
 SCHEMA = Path(workflow.basedir) / "config" / "config.schema.yaml"
+# A class list or mapping from --configfile or --config replaces the default instead of being
+# merged into it (Snakemake merges mappings: the book's cats and dogs would stay).
+replace_user_keys(
+    config,
+    [load_configfile(path) for path in workflow.config_settings.configfiles or []]
+    + [workflow.config_settings.config or {}],
+)
 coerce_cli_strings(config, yaml.safe_load(SCHEMA.read_text()))
 try:
     # One line naming the key and the fix (jsonschema's own messages print whole sub-schemas).
@@ -111,6 +121,7 @@ def split_params():
     input instead). Not data.sha256: pinning the hash of the archive already split reruns
     nothing (check_pinned_archive compares it at parse time)."""
     keys = ("layout", "classes", "split", "order", "seed", "require_jfif")
+    # (exif_orientation acts when images are decoded: a param of cache_images, not of the split)
     return {**download_params(), **{key: config["data"][key] for key in keys}}
 
 
@@ -200,7 +211,9 @@ def final_targets():
     for name, seed in runs(config):
         run = RUN.format(experiment=name, seed=seed)
         targets += [f"{MODELS}/{run}.h5", f"{MODELS}/{run}_best.h5"]
-        targets += [f"{PLOTS}/{run}_{kind}.png" for kind in ("confusion", "errors")]
+        targets += [
+            f"{PLOTS}/{run}_{kind}.png" for kind in ("confusion", "per_class", "errors")
+        ]
         for name in config["predict"]:
             targets += [f"{PREDICTIONS}/{run}/{name}.{kind}" for kind in ("csv", "png")]
     return targets

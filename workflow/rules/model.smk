@@ -4,6 +4,8 @@
 rule cache_images:
     input:
         manifest=MANIFEST,
+        # the classes in label order (data.classes may be auto: the folders found)
+        provenance=f"{DATA}/provenance.json",
         images=f"{DATA}/{{split}}",
     output:
         f"{CACHE}/{{size}}-{{resize}}/{{split}}.npz",
@@ -17,12 +19,15 @@ rule cache_images:
     resources:
         mem_mb=4000,
     params:
-        classes=list(config["data"]["classes"]),
+        exif_orientation=config["data"]["exif_orientation"],
     script:
         "../scripts/cache_images.py"
 
 
 rule model_summary:
+    input:
+        # the number of classes sets the head: one sigmoid unit for two, a softmax for more
+        provenance=f"{DATA}/provenance.json",
     output:
         text=f"{MODELS}/{{experiment}}_summary.txt",
         table=f"{MODELS}/{{experiment}}_summary.tsv",

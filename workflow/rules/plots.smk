@@ -1,6 +1,6 @@
 # Plots: training curves as in the book (the mean over an experiment's seeds), the experiments side
-# by side, and per run the confusion matrices and the test images the model got most confidently
-# wrong. The config used goes into the report.
+# by side, and per run the confusion matrices, the per-class scores and the test images the model
+# got most confidently wrong. The config used goes into the report.
 
 
 rule plot_history:
@@ -69,6 +69,29 @@ rule plot_confusion:
         "../../envs/plots.yaml"
     script:
         "../scripts/plot_confusion.py"
+
+
+rule plot_per_class:
+    input:
+        metrics=f"{METRICS}/{RUN}.json",
+    output:
+        report(
+            f"{PLOTS}/{RUN}_per_class.png",
+            caption="../report/per_class.rst",
+            category="{experiment}",
+            subcategory="Test set",
+            labels={
+                "experiment": "{experiment}",
+                "seed": "{seed}",
+                "figure": "per-class scores",
+            },
+        ),
+    log:
+        f"{LOGS}/plots/{RUN}_per_class.log",
+    conda:
+        "../../envs/plots.yaml"
+    script:
+        "../scripts/plot_per_class.py"
 
 
 rule plot_errors:

@@ -1,5 +1,6 @@
 # Predictions on new photos: every folder or archive the config's predict names, classified by a
-# run's last-epoch model, and a contact sheet of the photos with their labels.
+# run's last-epoch model, and a contact sheet of the photos with their labels. Image size, resize
+# and class names come from the model's run card, as for python -m convnet.predict.
 
 
 rule predict:
@@ -19,12 +20,6 @@ rule predict:
         gpu=1,
         mem_mb=8000,
         runtime=60,
-    params:
-        image_size=lambda wildcards: experiment_params(wildcards)["image_size"],
-        interpolation=lambda wildcards: experiment_params(wildcards)[
-            "resize_interpolation"
-        ],
-        classes=list(config["data"]["classes"]),
     script:
         "../scripts/predict.py"
 
@@ -33,6 +28,8 @@ rule plot_predictions:
     input:
         predictions=f"{PREDICTIONS}/{RUN}/{{name}}.csv",
         photos=photos_to_predict,
+        # image size, resize and class names: as the model was trained
+        run_card=f"{MODELS}/{RUN}.json",
     output:
         report(
             f"{PREDICTIONS}/{RUN}/{{name}}.png",
@@ -49,11 +46,6 @@ rule plot_predictions:
     conda:
         "../../envs/plots.yaml"
     params:
-        image_size=lambda wildcards: experiment_params(wildcards)["image_size"],
-        interpolation=lambda wildcards: experiment_params(wildcards)[
-            "resize_interpolation"
-        ],
-        classes=list(config["data"]["classes"]),
         title="{experiment} (seed {seed})",
     script:
         "../scripts/plot_predictions.py"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-from convnet.cache import build_image_set, save_image_set
+from convnet.cache import build_image_set, save_image_set, split_classes
 from convnet.logs import run_logged
 
 
@@ -16,9 +16,10 @@ def main(sm) -> None:
         Path(sm.input.manifest),
         sm.wildcards.split,
         (height, width),
-        list(sm.params.classes),
+        split_classes(Path(sm.input.provenance)),
         threads=sm.threads,
         interpolation=sm.wildcards.resize,
+        exif_orientation=sm.params.exif_orientation,
     )
     save_image_set(Path(sm.output[0]), image_set)
 

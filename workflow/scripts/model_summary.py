@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
+from convnet.cache import split_classes
 from convnet.logs import run_logged
 from convnet.summary import write_model_summary
 
@@ -15,5 +16,6 @@ run_logged(
         snakemake.params.settings,
         Path(snakemake.output.text),
         Path(snakemake.output.table),
+        num_classes=len(split_classes(Path(snakemake.input.provenance))),
     ),
 )

@@ -5,20 +5,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
 
-import pandas as pd
+import numpy as np
 
-from convnet import plots
+from convnet import plots, records
 from convnet.cache import load_image_set
+from convnet.errors import DataError
 from convnet.logs import run_logged
 
 
 def main(sm) -> None:
     test = load_image_set(Path(sm.input.test))
-    predictions = pd.read_csv(sm.input.predictions)
+    predictions = records.read_predictions(sm.input.predictions, test.classes)
+    missing = [file for file in test.files if file not in predictions]
+    if missing:
+        raise DataError(f"{sm.input.predictions} has no row for {missing[0]}: rerun the evaluation")
+    # joined by file: the cache's images with their own rows, whatever the CSV's order
     figure = plots.errors_figure(
         test.images,
-        predictions["label"].to_numpy(),
-        predictions["probability_last"].to_numpy(),
+        np.array([predictions[file][0] for file in test.files]),
+        np.array([predictions[file][1] for file in test.files]),
         test.classes,
         sm.params.title,
     )

@@ -1,6 +1,7 @@
 """Snakemake script: a contact sheet of new photos with the labels a run's model gave them."""
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -14,10 +15,14 @@ from convnet.predict import read_photos
 def main(sm) -> None:
     with open(sm.input.predictions, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    photos = read_photos(Path(sm.input.photos), tuple(sm.params.image_size), sm.params.interpolation)
+    card = json.loads(Path(sm.input.run_card).read_text())  # as the model was trained
+    settings = card["settings"]
+    photos = read_photos(
+        Path(sm.input.photos), tuple(settings["image_size"]), settings["resize_interpolation"]
+    )
     by_file = {row["file"]: row for row in rows}
     figure = plots.contact_sheet(
-        photos, [by_file[p.file] for p in photos], list(sm.params.classes), sm.params.title
+        photos, [by_file[p.file] for p in photos], card["data"]["classes"], sm.params.title
     )
     plots.save_figure(figure, sm.output[0])
 

@@ -12,13 +12,7 @@ from convnet.predict import predict_photos, write_predictions
 
 def main(sm) -> None:
     check_gpu(sm.config["compute"]["accelerator"], sm.config["compute"]["cpu_fallback"])
-    _, rows = predict_photos(
-        Path(sm.input.model),
-        Path(sm.input.photos),
-        tuple(sm.params.image_size),
-        sm.params.interpolation,
-        list(sm.params.classes),
-    )
+    _, rows, _ = predict_photos(Path(sm.input.model), Path(sm.input.photos))
     write_predictions(rows, Path(sm.output[0]))
 
 
