@@ -162,3 +162,46 @@ def kaggle_competition_zip(path: Path, files: dict[str, bytes]) -> Path:
         zf.writestr("test1.zip", b"PK\x05\x06" + b"\x00" * 18)
         zf.writestr("sampleSubmission.csv", "id,label\n")
     return path
+
+
+# One hue per class for the k-class tests: easy to learn in a few epochs.
+CLASS_COLOURS = [(200, 40, 40), (40, 200, 40), (40, 40, 200), (200, 200, 40), (200, 40, 200), (40, 200, 200)]
+
+
+def class_image(seed: int, index: int, size: int = 32) -> np.ndarray:
+    """RGB pixels of class ``index``: its colour plus noise."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 50, (size, size, 3)).astype(np.int16) + np.array(CLASS_COLOURS[index], np.int16)
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def encode(pixels: np.ndarray, format: str = "JPEG", **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+def class_folders(counts: dict[str, int], root: str = "photos", size: int = 32) -> dict[str, bytes]:
+    """{root/<class>/<class>_<i>.jpg: bytes}: the folder layout with unequal classes."""
+    files = {}
+    for index, (name, count) in enumerate(counts.items()):
+        for i in range(count):
+            files[f"{root}/{name}/{name}_{i}.jpg"] = encode(
+                class_image(index * 1000 + i, index, size), quality=92
+            )
+    return files
+
+
+def camera_jpeg(pixels: np.ndarray, orientation: int | None = None) -> bytes:
+    """A JPEG as a phone writes it: an Exif APP1 segment first, no JFIF APP0 marker, and (for
+    portrait shots) an orientation tag saying how to turn the stored pixels upright."""
+    exif = Image.Exif()
+    exif[0x010F] = "phone"
+    if orientation is not None:
+        exif[0x0112] = orientation
+    data = encode(pixels, quality=92, exif=exif.tobytes())
+    if data[2:4] == b"\xff\xe0":  # drop the JFIF APP0 segment Pillow writes
+        length = int.from_bytes(data[4:6], "big")
+        data = data[:2] + data[4 + length :]
+    assert b"JFIF" not in data[:10] and data[2:4] == b"\xff\xe1"
+    return data

@@ -56,7 +56,13 @@ def test_split_in_book_order_drops_faults_and_records_them(tmp_path, layout):
     if layout == "folders":
         assert {"PetImages/Cat/Thumbs.db", "readme[1].txt"} <= {r["file"] for r in dropped}
     assert info["layout"] == layout
-    assert info["dropped"] == len(dropped)
+    # every file not in the split is listed: the dropped ones and the usable ones not selected
+    # (10 good images per class, 4 + 2 + 2 taken)
+    not_selected = [r["file"] for r in dropped if r["reason"].startswith("not selected")]
+    assert len(not_selected) == 4 and info["not_selected"] == 4
+    assert info["dropped"] + info["not_selected"] == len(dropped)
+    assert len(rows) + len(dropped) == len(image_files(layout, 10))
+    assert info["classes"] == ["cats", "dogs"]
     assert info["images"]["train"] == {"cats": 4, "dogs": 4}
     assert len(info["sha256"]) == 64
 

@@ -9,7 +9,7 @@ from PIL import Image
 
 from convnet import plots
 from convnet.tables import metrics_table, summary_table
-from convnet.metrics import binary_cross_entropy, binary_metrics, roc_auc
+from convnet.metrics import binary_cross_entropy, binary_metrics, class_probabilities, roc_auc
 
 
 def test_metrics_by_hand():
@@ -168,16 +168,16 @@ def test_comparison_confusion_and_errors_plots(tmp_path):
         {"experiment": "x", "seed": 1, "classes": ["cats", "dogs"], "last": values, "best": values}
     )
     texts = sorted(t.get_text() for t in figure.axes[0].texts)
-    assert texts == ["1", "2", "3", "4"]
+    assert texts == ["1\n25%", "2\n33%", "3\n75%", "4\n67%"]  # count and share of the true class
     plots.save_figure(figure, tmp_path / "confusion.png")
     assert_png(tmp_path / "confusion.png")
 
     labels = np.array([0, 0, 1, 1, 1])
-    probs = np.array([0.9, 0.2, 0.4, 0.05, 0.8])
+    probs = class_probabilities(np.array([0.9, 0.2, 0.4, 0.05, 0.8]))
     assert list(plots.most_confident_errors(labels, probs, 5)) == [3, 0, 2]
     images = np.random.default_rng(0).integers(0, 255, (5, 20, 20, 3), dtype=np.uint8)
     figure = plots.errors_figure(images, labels, probs, ("cats", "dogs"), "x")
     titles = [ax.get_title() for ax in figure.axes if ax.get_title()]
-    assert titles[0] == "true: dogs\nP(dogs) = 0.050"
+    assert titles[0] == "true: dogs\npredicted: cats (0.950)"
     plots.save_figure(figure, tmp_path / "errors.png")
     assert_png(tmp_path / "errors.png")

@@ -145,7 +145,7 @@ def test_architecture_keys_are_the_model_settings_fields():
     from convnet.experiments import ARCHITECTURE_KEYS, architecture_settings
     from convnet.settings import ModelSettings, RunSettings
 
-    assert set(ARCHITECTURE_KEYS) == {f.name for f in fields(ModelSettings)} - {"seed"}
+    assert set(ARCHITECTURE_KEYS) == {f.name for f in fields(ModelSettings)} - {"seed", "num_classes"}
     model = ModelSettings.of(architecture_settings(CONFIG, "augmented"))
     assert model.augmentation.shear_radians == pytest.approx(0.2) and model.seed is None
     run = RunSettings.of(dict(experiment_settings(CONFIG, "augmented"), seed=2))

@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 import pytest
-from conftest import copy_tiny_workflow
+from conftest import REAL_DATA, copy_tiny_workflow
 from synthetic import image_files, write_zip
 from test_workflow_data import snakemake
 
@@ -131,3 +131,78 @@ def test_rule_all_and_the_report_on_tiny_synthetic_data(tiny_workdir):
         "Run cards",  # each model's run card (results/models/{experiment}/seed{N}.json)
     ):
         assert needle in html, needle
+
+
+@pytest.mark.slow
+def test_five_unequal_classes_from_a_folder_of_class_folders_end_to_end(tmp_path):
+    """A user's own photos: config/own-photos.yaml, auto classes, fractions, camera photos with
+    an orientation tag and upper-case suffixes, predictions on new photos, the report."""
+    import json
+
+    from synthetic import camera_jpeg, class_folders, class_image
+
+    copy_tiny_workflow(tmp_path)
+    counts = {"apple": 14, "banana": 9, "cherry": 20, "date": 6, "elder": 11}
+    files = class_folders(counts, root="shots")
+    files["shots/date/IMG_0001.JPG"] = camera_jpeg(class_image(7, 3, 40)[:, :20], orientation=6)
+    write_zip(tmp_path / "shots.zip", files)
+    new = tmp_path / "new photos"
+    new.mkdir()
+    (new / "IMG 1.JPG").write_bytes(camera_jpeg(class_image(1, 2, 40)))
+    config = [
+        "--configfile",
+        "config/own-photos.yaml",
+        "tests/tiny-config.yaml",
+        "--config",
+        "data={source: local, path: shots.zip, layout: folders, classes: auto, split: {train: 0.6, validation: 0.2, test: 0.2}}",
+        f"predict={{new: '{new}'}}",
+    ]
+    snakemake(tmp_path, *config)
+    results = tmp_path / "results"
+    provenance = json.loads((results / "data" / "provenance.json").read_text())
+    assert provenance["classes"] == sorted(counts) and provenance["images"]["train"]["date"] == 4
+    assert provenance["dropped"] == 0  # the camera photo (no JFIF marker) is kept
+    summary = (results / "models" / "baseline_summary.tsv").read_text().splitlines()
+    assert summary[-1].split("\t")[:3] == ["probability", "Dense", "5"]
+    metrics = json.loads((results / "metrics" / "augmented" / "seed1.json").read_text())
+    assert len(metrics["last"]["confusion_matrix"]) == 5 and set(metrics["last"]["per_class"]) == set(counts)
+    for kind in ("confusion", "per_class", "errors"):
+        assert (results / "plots" / "augmented" / f"seed1_{kind}.png").stat().st_size > 10_000
+    predictions = pd.read_csv(results / "predictions" / "baseline" / "seed1" / "new.csv")
+    assert [f"probability_{c}" for c in sorted(counts)] == [c for c in predictions if c.startswith("prob")]
+    assert predictions["predicted"].iloc[0] in counts
+    assert (results / "predictions" / "baseline" / "seed1" / "new.png").is_file()
+    table = pd.read_csv(results / "metrics" / "test_metrics.csv")
+    assert table["precision"].isna().all() and table["macro_f1"].notna().all()
+    snakemake(tmp_path, "--report", "report.html", *config)
+    assert "seed1_per_class.png" in (tmp_path / "report.html").read_text()
+
+
+TRASHNET = REAL_DATA.with_name("trashnet.zip")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not TRASHNET.is_file(), reason=f"real data not found at {TRASHNET}")
+def test_real_data_smoke_run_on_trashnet_six_unequal_classes(tmp_path):
+    """The README's own-photos command on TrashNet (2,521 photos, 6 classes, 137 to 594 each), with
+    one short epoch per experiment: split, the book's model checked with a 6-unit head, training,
+    evaluation, plots."""
+    import json
+
+    copy_tiny_workflow(tmp_path)
+    snakemake(
+        tmp_path,
+        "--configfile",
+        "config/own-photos.yaml",
+        "--config",
+        f"data={{path: '{TRASHNET}'}}",
+        "experiments={baseline: {epochs: 1, steps_per_epoch: 3}, augmented: {epochs: 1, steps_per_epoch: 3}}",
+    )
+    results = tmp_path / "results"
+    provenance = json.loads((results / "data" / "provenance.json").read_text())
+    assert provenance["classes"] == ["cardboard", "glass", "metal", "paper", "plastic", "trash"]
+    assert sum(sum(split.values()) for split in provenance["images"].values()) == 2521
+    assert provenance["images"]["test"]["trash"] == 21 and provenance["images"]["train"]["paper"] == 416
+    metrics = json.loads((results / "metrics" / "baseline" / "seed1.json").read_text())
+    assert metrics["last"]["images"] == 378 and len(metrics["last"]["per_class"]) == 6
+    assert (results / "plots" / "augmented" / "seed1_confusion.png").is_file()

@@ -6,7 +6,10 @@ import copy
 import hashlib
 import json
 
+from dataclasses import fields
+
 from .errors import ConfigError
+from .settings import NOT_FROM_CONFIG, ModelSettings
 
 
 def deep_merge(base: dict, changes: dict) -> dict:
@@ -83,8 +86,9 @@ def model_settings(config: dict, name: str) -> dict:
 
 
 # What shapes an experiment's model (and the model-summary check), as opposed to how it trains:
-# the fields of convnet.settings.ModelSettings but the seed.
-ARCHITECTURE_KEYS = ("image_size", "conv_filters", "dense_units", "dropout", "augmentation", "expect", "base")
+# the fields of convnet.settings.ModelSettings that the config sets (not the run's seed, nor the
+# number of classes, which comes from the data).
+ARCHITECTURE_KEYS = tuple(f.name for f in fields(ModelSettings) if f.name not in NOT_FROM_CONFIG)
 
 
 def check_experiments(config: dict) -> None:

@@ -201,8 +201,9 @@ def expected_for_classes(expect: Expect, rows: list[dict], num_classes: int) -> 
     Dense layer, each with its weights from the layer before and a bias."""
     if num_classes <= 2 or not rows:
         return expect
-    head_params = rows[-1]["params"]  # k * (fan_in + 1)
-    extra = head_params - head_params // num_classes
+    units = int(rows[-1]["output_shape"].split("x")[-1])
+    per_unit = rows[-1]["params"] // units  # each output unit: its fan-in weights and a bias
+    extra = (num_classes - 1) * per_unit
     shapes = expect.shapes
     if shapes:
         shapes = (*shapes[:-1], num_classes)

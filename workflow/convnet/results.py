@@ -15,6 +15,9 @@ from pathlib import Path
 from .errors import DataError
 from .records import METRIC_NAMES, best_epoch, read_history
 
+# the summary's metrics as the docs' tables show them: accuracy first
+SUMMARY_METRICS = sorted(METRIC_NAMES, key=lambda metric: metric != "accuracy")
+
 
 def read_csv(path: Path, delimiter: str = ",") -> list[dict]:
     with open(path, newline="") as handle:
@@ -49,9 +52,9 @@ def summary_section(results: Path) -> str:
             seeds = row["seeds"].split()
             rows.append(
                 [row["experiment"], row["checkpoint"], len(seeds)]
-                + [mean_and_spread(row, metric) for metric in METRIC_NAMES]
+                + [mean_and_spread(row, metric) for metric in SUMMARY_METRICS]
             )
-    header = ["experiment", "checkpoint", "seeds", *METRIC_NAMES]
+    header = ["experiment", "checkpoint", "seeds", *SUMMARY_METRICS]
     return markdown_table(header, rows)
 
 

@@ -80,6 +80,11 @@ class Base:
         return cls(spec["name"], spec.get("trainable_from"))
 
 
+# ModelSettings fields that no config key sets: the run's seed (from the seeds list) and the number
+# of classes (from the data).
+NOT_FROM_CONFIG = ("seed", "num_classes")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelSettings:
     """What shapes an experiment's model and its check (``experiments.ARCHITECTURE_KEYS``), and the
