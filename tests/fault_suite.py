@@ -618,10 +618,12 @@ RUNS = {
     "plot_history",
     "plot_comparison",
     "plot_confusion",
+    "plot_per_class",
     "plot_errors",
 }
-DATA = {"split_data", "cache_images", *RUNS}
 MODEL = {"model_summary", *RUNS}
+# the model check reads the split's classes (provenance.json): a new split reruns it too
+DATA = {"split_data", "cache_images", *MODEL}
 NOTHING: set[str] = set()
 EXPECTED_RERUNS: dict[str, tuple[set[str], str]] = {
     "data.url": ({"download_data", *DATA}, "both"),
@@ -637,6 +639,8 @@ EXPECTED_RERUNS: dict[str, tuple[set[str], str]] = {
     "data.order": (DATA, "both"),
     "data.seed": (DATA, "both"),
     "data.require_jfif": (DATA, "both"),
+    "data.exif_orientation": ({"cache_images", *RUNS}, "both"),
+    "experiment_defaults.class_weight": (RUNS, "both"),
     "experiment_defaults.image_size": ({"cache_images", *MODEL}, "both"),
     # the baseline sets its own (bilinear); the augmented run moves onto the baseline's cache
     "experiment_defaults.resize_interpolation (baseline sets its own)": (RUNS, "augmented"),
@@ -696,11 +700,13 @@ def _changes(url: str, digest: str) -> dict[str, list[str]]:
         "compute.cpu_fallback": [f"data={{{data}}}", "compute={cpu_fallback: true}", EPOCHS],
         "compute.accelerator": [f"data={{{data}}}", "compute={accelerator: cuda}", EPOCHS],
         "data.layout": data_change("layout: kaggle"),
-        "data.classes": data_change("classes: {cats: CAT}"),
+        "data.classes": data_change("classes: {cats: CAT, dogs: dog}"),
         "data.split": data_change("split: {train: 10, validation: 6, test: 6}"),
         "data.order": data_change("order: shuffle"),
         "data.seed": data_change("seed: 7"),
         "data.require_jfif": data_change("require_jfif: false"),
+        "data.exif_orientation": data_change("exif_orientation: false"),
+        "experiment_defaults.class_weight": defaults("class_weight: balanced"),
         "experiment_defaults.image_size": defaults("image_size: [48, 48]"),
         "experiment_defaults.resize_interpolation (baseline sets its own)": defaults(
             "resize_interpolation: bilinear"
