@@ -1,6 +1,6 @@
-"""JAX is a tested backend: the model, augmentation and training tests, and the whole tiny workflow
-(model check, training with augmentation, a kill and resume, evaluation, plots) with
-KERAS_BACKEND=jax, on the CPU. Keras picks its backend once per process, so each runs in its own."""
+"""JAX is a tested backend: the model, augmentation and training tests (two and three classes), and
+the whole tiny workflow (model check, training with augmentation, a kill and resume, evaluation,
+plots) with KERAS_BACKEND=jax, on the CPU. Keras picks its backend once per process, so each runs in its own."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ def test_the_model_augmentation_and_training_tests_pass_on_jax():
             "tests/test_augmentation.py",
             "tests/test_model.py",
             "tests/test_backend.py",
+            # the softmax head and class weights (a Python generator feeds JAX)
+            "tests/test_many_classes.py::test_k_classes_train_resume_identically_evaluate_predict_and_plot[3 classes]",
         ],
         cwd=ROOT,
         env=JAX,
