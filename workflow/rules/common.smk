@@ -168,6 +168,19 @@ def every_run_by_experiment(pattern):
     return {name: runs_of(name, pattern) for name in EXPERIMENTS}
 
 
+def named_class_count():
+    """How many classes data.classes names (a list or mapping), or None for auto (the split finds
+    them)."""
+    classes = config["data"]["classes"]
+    return None if classes == "auto" else len(classes)
+
+
+def classes_found_by_split():
+    """The split's provenance.json, where the classes are recorded, when only the split knows them
+    (data.classes: auto)."""
+    return [f"{DATA}/provenance.json"] if named_class_count() is None else []
+
+
 def base_weights(wildcards):
     """Input function: the pretrained base's weights file of the job's experiment (none without
     a base)."""

@@ -26,8 +26,9 @@ rule cache_images:
 
 rule model_summary:
     input:
-        # the number of classes sets the head: one sigmoid unit for two, a softmax for more
-        provenance=f"{DATA}/provenance.json",
+        # data.classes: auto waits for the split to count the classes (the head: one sigmoid unit
+        # for two, a softmax for more); named classes are counted here, before any data
+        provenance=classes_found_by_split(),
     output:
         text=f"{MODELS}/{{experiment}}_summary.txt",
         table=f"{MODELS}/{{experiment}}_summary.tsv",
@@ -37,6 +38,7 @@ rule model_summary:
         TRAIN_ENV
     params:
         settings=architecture_params,
+        num_classes=named_class_count(),
     script:
         "../scripts/model_summary.py"
 

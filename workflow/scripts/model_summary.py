@@ -16,6 +16,6 @@ run_logged(
         snakemake.params.settings,
         Path(snakemake.output.text),
         Path(snakemake.output.table),
-        num_classes=len(split_classes(Path(snakemake.input.provenance))),
+        num_classes=snakemake.params.num_classes or len(split_classes(Path(snakemake.input.provenance[0]))),
     ),
 )
