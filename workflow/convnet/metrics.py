@@ -84,8 +84,8 @@ def _ratio(numerator: float, denominator: float) -> float:
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, classes) -> dict:
     """Test metrics of (images, classes) ``probabilities`` against class-index ``labels``.
 
-    Two classes: today's loss (binary cross-entropy), accuracy, precision, recall and ROC AUC of
-    the second class, under their names. Any number: balanced accuracy (mean recall over classes),
+    Two classes: ``binary_metrics`` as for the book's experiments (binary cross-entropy, accuracy,
+    precision, recall and ROC AUC of the second class), under the same names. Any number: balanced accuracy (mean recall over classes),
     per-class precision / recall / F1 / support, their macro averages, one-vs-rest ROC AUC
     (``roc_auc``: their mean, for k > 2), the confusion matrix in counts and normalised by true
     class. For k > 2, ``loss`` is the categorical cross-entropy and ``precision``/``recall`` are
