@@ -7,6 +7,15 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+# A GPU count is per machine: profiles/default's gpu: 1 caps the training and evaluation jobs that
+# run on one workstation at a time, while a cluster's submissions (each asking SLURM for its own
+# GPU) are not tallied against it and run side by side. As a global resource (Snakemake's default
+# for gpu), the default profile, which --profile profiles/slurm still loads, would let one GPU job
+# at a time into the whole cluster's queue.
+resource_scopes:
+    gpu="local",
+
+
 report: "workflow/report/workflow.rst"
 
 

@@ -89,3 +89,28 @@ def workdir(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _quiet_tensorflow(monkeypatch):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+
+
+def job_events(output: str, rule: str) -> dict[str, dict[str, int]]:
+    """From Snakemake's output, for each job of ``rule`` (by its wildcards line,
+    ``experiment=augmented, seed=1``): the character offsets where it started (its ``rule`` or
+    ``localrule`` block),
+    was submitted to a cluster, and finished. Offsets order the events in time."""
+    import re
+
+    jobs: dict[str, dict[str, int]] = {}
+    for block in re.finditer(
+        rf"^(?:local)?rule {rule}:\n(?:\s+.*\n)*?\s+jobid: (\d+)\n(?:\s+.*\n)*?\s+wildcards: (.*)\n",
+        output,
+        re.M,
+    ):
+        jobid, wildcards = block.group(1), block.group(2).strip()
+        events = {"started": block.start()}
+        submitted = re.search(rf"^Job {jobid} has been submitted", output[block.start() :], re.M)
+        if submitted:
+            events["submitted"] = block.start() + submitted.start()
+        finished = re.search(rf"^Finished jobid: {jobid} \(Rule: {rule}\)", output, re.M)
+        if finished:
+            events["finished"] = finished.start()
+        jobs[wildcards] = events
+    return jobs

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT, copy_tiny_workflow, real_path, tool
+from conftest import ROOT, copy_tiny_workflow, job_events, real_path, tool
 from synthetic import image_files, write_zip
 from test_workflow_data import snakemake
 
@@ -69,6 +69,8 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tmp_path):
         data,
         # the fake GPUs are /dev/null: TensorFlow sees none, so fall back to the CPU on purpose
         "compute={accelerator: cpu, cpu_fallback: true}",
+        # two seeds: their GPU jobs must be in the queue together (the node has two GPUs)
+        "experiments={augmented: {seeds: [1, 2]}}",
         # test-only: no slurmdbd here, a 2-core node, and no 40 s wait before the first status check
         "--slurm-status-command",
         "squeue",
@@ -99,6 +101,12 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tmp_path):
     assert len(submitted) == planned.pop("total") - local_jobs == sum(planned.values())
     assert all(os.path.exists(log_path) for _, log_path in submitted)
     assert "rule_download_data" not in " ".join(path for _, path in submitted)
+
+    # profiles/default (loaded too) caps gpu at 1 on the machine that runs Snakemake; a cluster's
+    # GPU jobs are not tallied against it: both augmented seeds were submitted before either ended
+    trainings = job_events(output, "train")
+    seeds = [trainings[f"experiment=augmented, seed={seed}"] for seed in (1, 2)]
+    assert max(s["submitted"] for s in seeds) < min(s["finished"] for s in seeds), trainings
 
     for name in ("baseline", "augmented"):
         train_log = (cluster / "results" / "logs" / "train" / name / "seed1.log").read_text()

@@ -206,3 +206,26 @@ def test_real_data_smoke_run_on_trashnet_six_unequal_classes(tmp_path):
     metrics = json.loads((results / "metrics" / "baseline" / "seed1.json").read_text())
     assert metrics["last"]["images"] == 378 and len(metrics["last"]["per_class"]) == 6
     assert (results / "plots" / "augmented" / "seed1_confusion.png").is_file()
+
+
+@pytest.mark.slow
+def test_on_one_workstation_two_gpu_jobs_never_run_at_once(tiny_workdir):
+    """profiles/default caps gpu at 1 on the machine that runs Snakemake (a local resource, so a
+    cluster is not capped: tests/test_slurm.py): two seeds' trainings run one after the other
+    though two cores would fit both."""
+    from conftest import job_events
+
+    proc = snakemake(
+        tiny_workdir,
+        "results/models/augmented/seed1.h5",
+        "results/models/augmented/seed2.h5",
+        *TINY,
+        "--config",
+        "data={path: pets.zip}",
+        "experiments={augmented: {seeds: [1, 2], epochs: 3}}",
+        "--set-threads",
+        "train=1",
+    )
+    trainings = job_events(proc.stdout + proc.stderr, "train")
+    first, second = sorted(trainings.values(), key=lambda events: events["started"])
+    assert len(trainings) == 2 and first["finished"] < second["started"], trainings
