@@ -229,13 +229,13 @@ def file_events(workdir: Path, args: list[str]) -> tuple[list[str], float]:
 def kill_chain(workdir: Path, args: list[str], plan: list[tuple[int, str | None]], seed: int) -> list[Kill]:
     """Run the workflow and SIGKILL it at the moments of ``plan`` (indices into the stream of new
     files, from ``kill_plan``), each after a random delay of up to 0.3 s, so that kills land inside
-    writes and epochs, each time recovering as the README says. A kill aimed at a phase goes to
-    that phase's first event instead: the interrupted run's stream drifts from the reference's
-    (temporary files of interrupted writes are new events), and a short phase is easily missed by
-    counting. Returns the kills; the run is complete at the end."""
+    writes and epochs, each time recovering as the README says. Each of KILL_PHASES that no kill
+    has reached yet is also killed at its first event: the interrupted run's stream drifts from
+    the reference's (temporary files of interrupted writes are new events), so counting alone can
+    step over a short phase. Returns the kills; the run is complete at the end."""
     rng = random.Random(seed)
-    counts = sorted(moment for moment, phase in plan if phase is None)
-    phases = {phase for _, phase in plan if phase is not None}
+    counts = sorted(moment for moment, _ in plan)
+    phases = set(KILL_PHASES)
     kills: list[Kill] = []
     seen: set[str] = set()
     count, started = 0, time.monotonic()
@@ -246,9 +246,8 @@ def kill_chain(workdir: Path, args: list[str], plan: list[tuple[int, str | None]
             count += 1
             aimed = next((phase for phase in phases if phase_of(path).startswith(phase)), None)
             if aimed or (counts and count >= counts[0]):
-                if aimed:
-                    phases.discard(aimed)
-                else:
+                phases = {phase for phase in phases if not phase_of(path).startswith(phase)}
+                if not aimed:
                     counts.pop(0)
                 time.sleep(rng.uniform(0, 0.3))
                 if proc.poll() is not None:
