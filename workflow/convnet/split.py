@@ -354,7 +354,8 @@ def plan_and_write(
 
 
 def check_class_names(classes: dict[str, str]) -> None:
-    """Output class folders must be usable as folder names and differ in more than case."""
+    """Output class folders must be usable as folder names (config.check_data_config refuses two
+    that differ only in case; resolve_classes does for auto)."""
     for name in classes:
         if not name or name in (".", "..") or "/" in name or "\\" in name or not name.isprintable():
             raise DataError(f"class name {name!r} cannot be a folder name: rename it (data.classes)")
