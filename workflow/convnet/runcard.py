@@ -45,12 +45,20 @@ def package_versions() -> dict[str, str]:
 
 
 def git_state(folder: Path) -> dict | None:
-    """The project's commit, and whether the working tree had changes; None outside a git clone."""
+    """The project's commit, and whether the working tree had changes; None unless ``folder`` is
+    the top of a git clone (a copy of the package inside a host workflow's repository is not
+    that repository's code)."""
     try:
         commit = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+            ["git", "-C", str(folder), "rev-parse", "HEAD", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
         if commit.returncode != 0:
+            return None
+        head, top = commit.stdout.split()
+        if Path(top).resolve() != Path(folder).resolve():
             return None
         status = subprocess.run(
             ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
@@ -58,7 +66,7 @@ def git_state(folder: Path) -> dict | None:
             text=True,
             timeout=10,
         )
-        return {"commit": commit.stdout.strip(), "changed_files": len(status.stdout.splitlines())}
+        return {"commit": head, "changed_files": len(status.stdout.splitlines())}
     except (OSError, subprocess.SubprocessError):
         return None
 

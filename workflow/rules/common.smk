@@ -1,12 +1,82 @@
 # Helpers shared by every rule: every output path is derived here, in one place.
 
+import hashlib
+import os
+import shutil
 import sys
 from pathlib import Path
 
 import yaml
+from snakemake.sourcecache import LocalSourceFile
 from snakemake.utils import validate
 
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+# The convnet package's modules. In a clone or a module given by a local path they are read where
+# they lie; from a git source (github(...), gitfile(...)) the source cache fetches them one file at
+# a time, so the list is needed (tests/test_module.py checks it against workflow/convnet/).
+PACKAGE_MODULES = (
+    "__init__",
+    "archive",
+    "augmentation",
+    "backend",
+    "cache",
+    "config",
+    "download",
+    "errors",
+    "evaluate",
+    "experiments",
+    "files",
+    "images",
+    "logs",
+    "metrics",
+    "model",
+    "pipeline",
+    "plots",
+    "predict",
+    "prepare",
+    "records",
+    "results",
+    "runcard",
+    "settings",
+    "split",
+    "summary",
+    "tables",
+    "train",
+)
+# Scripts find the package through this variable, set here because every job parses the workflow
+# (also on a cluster node); not PYTHONPATH, which Snakemake removes for --use-conda jobs.
+PACKAGE_VARIABLE = "CONVNET_WORKFLOW_PACKAGE"
+
+
+def package_folder():
+    """A local folder that holds convnet/: this workflow's own workflow/ folder when its files are
+    local (workflow.basedir is the host's folder when this workflow is a module), else a copy
+    of the package from the source cache under .snakemake/, named by its content."""
+    here = workflow.current_basedir  # workflow/rules/
+    if isinstance(here, LocalSourceFile):
+        return Path(here.get_path_or_uri(secret_free=True)).parent
+    sources = {
+        name: Path(workflow.source_path(f"../convnet/{name}.py")).read_bytes()
+        for name in PACKAGE_MODULES
+    }
+    digest = hashlib.sha256(b"".join(sources.values())).hexdigest()[:16]
+    folder = Path(".snakemake") / "convnet-package" / digest
+    if not (folder / "convnet").is_dir():
+        staging = Path(f"{folder}.{os.getpid()}.part")
+        (staging / "convnet").mkdir(parents=True, exist_ok=True)
+        for name, text in sources.items():
+            (staging / "convnet" / f"{name}.py").write_bytes(text)
+        try:
+            staging.rename(
+                folder
+            )  # whole or not at all: jobs parsing at once may race here
+        except OSError:
+            shutil.rmtree(staging)
+    return folder.resolve()
+
+
+PACKAGE = str(package_folder())
+sys.path.insert(0, PACKAGE)
+os.environ[PACKAGE_VARIABLE] = PACKAGE
 
 from snakemake.common.configfile import load_configfile
 
@@ -32,6 +102,15 @@ from convnet.experiments import (
     runs,
 )
 
+
+def host_path(path):
+    """``path`` where Snakemake puts this workflow's files: under the host's `prefix:` when this
+    workflow is a module. For the paths the rules hand their scripts beside their declared inputs
+    and outputs (checkpoints, TensorBoard), and what the config check reads at parse time.
+    """
+    return workflow.modifier.path_modifier.replace_prefix(path)
+
+
 RESULTS = "results"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
@@ -47,7 +126,8 @@ PLOTS = f"{RESULTS}/plots"
 WEIGHTS = f"{RESULTS}/weights"
 PREDICTIONS = f"{RESULTS}/predictions"
 
-SCHEMA = Path(workflow.basedir) / "config" / "config.schema.yaml"
+# Through the source cache: beside this file in a clone, fetched for a git source.
+SCHEMA = Path(workflow.source_path("../../config/config.schema.yaml"))
 # A class list or mapping from --configfile or --config replaces the default instead of being
 # merged into it (Snakemake merges mappings: the book's cats and dogs would stay).
 replace_user_keys(
@@ -61,7 +141,7 @@ try:
     check_config(config, yaml.safe_load(SCHEMA.read_text()))
     check_data_config(config["data"])
     check_predict(config.get("predict") or {})
-    check_pinned_archive(config["data"], Path(DATA) / "provenance.json")
+    check_pinned_archive(config["data"], Path(host_path(DATA)) / "provenance.json")
     check_experiments(config)
 except ConvnetError as exc:
     raise WorkflowError(f"config: {exc}")
@@ -104,7 +184,12 @@ def source_archive():
     Another data.path still does (input trigger), and so does a new data.sha256 (params).
     """
     data = config["data"]
-    return ancient(data["path"]) if data["source"] == "local" else downloaded_archive()
+    # local(): the user's path, relative to where Snakemake runs, never under a module's prefix
+    return (
+        ancient(local(data["path"]))
+        if data["source"] == "local"
+        else downloaded_archive()
+    )
 
 
 def download_params():
@@ -164,8 +249,12 @@ def every_run(pattern):
 
 
 def every_run_by_experiment(pattern):
-    """{experiment: ``pattern`` for each of its seeds}, for scripts that group runs."""
-    return {name: runs_of(name, pattern) for name in EXPERIMENTS}
+    """{experiment: ``pattern`` for each of its seeds}, for scripts that group runs (a param, so
+    the paths are placed as Snakemake places the inputs: host_path)."""
+    return {
+        name: [host_path(path) for path in runs_of(name, pattern)]
+        for name in EXPERIMENTS
+    }
 
 
 def named_class_count():
@@ -197,7 +286,9 @@ def init_model(wildcards):
 
 def photos_to_predict(wildcards):
     """Input function: the folder or archive the config's predict names ``wildcards.name``."""
-    return ancient(config["predict"][wildcards.name])
+    return ancient(
+        local(config["predict"][wildcards.name])
+    )  # a user's path: see source_archive
 
 
 def cache_for(split):

@@ -1,26 +1,22 @@
 # Data: download (on the login node), then extract safely, drop corrupt images and split.
 
 
+# localrule: True, not a global localrules: list, which a host workflow's `use rule * from
+# convnet as convnet_*` does not carry over to the renamed rules.
 if config["data"]["source"] != "local":
-
-    localrules:
-        download_data,
 
     rule download_data:
         output:
             downloaded_archive(),
         log:
             f"{LOGS}/download_data.log",
+        localrule: True
         conda:
             "../../envs/data.yaml"
         params:
             data=download_params(),
         script:
             "../scripts/download_data.py"
-
-
-localrules:
-    download_weights,
 
 
 # A pretrained base's weights: data too, fetched once on the machine that runs Snakemake (login
@@ -30,6 +26,7 @@ rule download_weights:
         f"{WEIGHTS}/{{base}}.h5",
     log:
         f"{LOGS}/download_weights/{{base}}.log",
+    localrule: True
     conda:
         "../../envs/data.yaml"
     params:

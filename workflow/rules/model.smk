@@ -83,7 +83,7 @@ rule train:
     params:
         settings=run_params,
         # Outside the declared outputs: Snakemake deletes those when a job fails.
-        checkpoint_dir=f"{CHECKPOINTS}/{RUN}",
-        tensorboard_dir=f"{TENSORBOARD}/{RUN}",
+        checkpoint_dir=host_path(f"{CHECKPOINTS}/{RUN}"),
+        tensorboard_dir=host_path(f"{TENSORBOARD}/{RUN}"),
     script:
         "../scripts/train.py"

@@ -1,9 +1,11 @@
 """Snakemake script: decode one split's images once into a uint8 array file."""
 
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+# common.smk names the package folder (also when this workflow is a module of another)
+sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 from convnet.cache import build_image_set, save_image_set, split_classes
 from convnet.logs import run_logged

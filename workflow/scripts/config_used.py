@@ -1,9 +1,10 @@
 """Snakemake script: write the config this run used (after defaults and overrides), for the report."""
 
+import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+# common.smk names the package folder (also when this workflow is a module of another)
+sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 import yaml
 

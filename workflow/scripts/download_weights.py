@@ -1,9 +1,10 @@
 """Snakemake script: fetch a pretrained base's weights file, verified against its published hash."""
 
+import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+# common.smk names the package folder (also when this workflow is a module of another)
+sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 from convnet.download import download
 from convnet.logs import run_logged

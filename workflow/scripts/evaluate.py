@@ -1,9 +1,11 @@
 """Snakemake script: evaluate one run's last and best models on the test split."""
 
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+# common.smk names the package folder (also when this workflow is a module of another)
+sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 from convnet.backend import check_gpu
 from convnet.evaluate import evaluate_experiment

@@ -1,9 +1,11 @@
 """Snakemake script: an experiment's test metrics over its seeds (mean, spread, range)."""
 
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+# common.smk names the package folder (also when this workflow is a module of another)
+sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 from convnet.logs import run_logged
 from convnet.tables import summary_table

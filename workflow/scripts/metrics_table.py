@@ -1,9 +1,11 @@
 """Snakemake script: every run's test metrics, a row per run and checkpoint."""
 
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+# common.smk names the package folder (also when this workflow is a module of another)
+sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 from convnet.logs import run_logged
 from convnet.tables import metrics_table

@@ -1,9 +1,11 @@
 """Snakemake script: the test images a run's last-epoch model got most confidently wrong."""
 
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+# common.smk names the package folder (also when this workflow is a module of another)
+sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 import numpy as np
 

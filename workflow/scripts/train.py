@@ -1,9 +1,11 @@
 """Snakemake script: train one run, an experiment with one seed (resuming from its checkpoint)."""
 
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))
+# common.smk names the package folder (also when this workflow is a module of another)
+sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 from convnet.backend import check_gpu
 from convnet.logs import run_logged
@@ -26,7 +28,7 @@ def main(sm) -> None:
         tensorboard_dir=Path(sm.params.tensorboard_dir),
         run_card=Path(sm.output.run_card),
         data_files=(Path(sm.input.provenance), Path(sm.input.manifest)),
-        project=Path(sm.scriptdir).parents[1],
+        project=Path(os.environ["CONVNET_WORKFLOW_PACKAGE"]).parent,
         base_weights=next((Path(p) for p in sm.input.base_weights), None),
         init_model=next((Path(p) for p in sm.input.init_model), None),
     )
