@@ -32,7 +32,10 @@ import yaml  # noqa: E402
 from convnet.experiments import cache_key, deep_merge, experiment_settings  # noqa: E402
 from convnet.settings import RunSettings  # noqa: E402
 
-PIPELINES = ("book", "workflow", "ceiling")
+# in-memory: the workflow's path as it was before issue 24 (benchmarks/in_memory.py), to compare
+# today's reading of the cache from disk with it; not run unless asked for (--pipelines).
+PIPELINES = ("book", "workflow", "ceiling", "in-memory")
+DEFAULT_PIPELINES = ("book", "workflow", "ceiling")
 
 
 def load_config(configfiles: list[Path]) -> dict:
@@ -139,12 +142,17 @@ def run_one(
             callbacks=[timer],
             verbose=0,
         )
-    elif pipeline == "workflow":
+    elif pipeline in ("workflow", "in-memory"):
         from convnet.cache import load_image_set
         from convnet.model import model_from_settings
         from convnet.pipeline import fit_arguments
         from convnet.train import compile_model
 
+        if pipeline == "in-memory":
+            from in_memory import load_in_memory, use_in_memory_pipeline
+
+            use_in_memory_pipeline()
+            load_image_set = load_in_memory
         train = load_image_set(cache_dir / cache_key(mapping) / "train.npz")
         validation = load_image_set(cache_dir / cache_key(mapping) / "validation.npz")
         model = compile_model(model_from_settings(settings), settings)
@@ -188,7 +196,7 @@ def run_one(
 
 def prepare(data: Path, work: Path, config: dict, experiments: list[str]) -> tuple[Path, Path]:
     """Split the archive as the workflow does and decode each experiment's caches once."""
-    from convnet.cache import build_image_set, save_image_set
+    from convnet.cache import write_image_cache
     from convnet.prepare import prepare_dataset
 
     data_dir, cache_dir = work / "data", work / "cache"
@@ -196,7 +204,8 @@ def prepare(data: Path, work: Path, config: dict, experiments: list[str]) -> tup
     caches = {cache_key(s): s for s in (experiment_settings(config, name) for name in experiments)}
     for key, settings in caches.items():
         for split in ("train", "validation"):
-            image_set = build_image_set(
+            write_image_cache(
+                cache_dir / key / f"{split}.npz",
                 data_dir,
                 data_dir / "manifest.csv",
                 split,
@@ -205,7 +214,6 @@ def prepare(data: Path, work: Path, config: dict, experiments: list[str]) -> tup
                 threads=os.cpu_count(),
                 interpolation=settings["resize_interpolation"],
             )
-            save_image_set(cache_dir / key / f"{split}.npz", image_set)
     return data_dir, cache_dir
 
 
@@ -223,7 +231,7 @@ def main() -> None:
         default=[],
         help="a config layered over config/config.yaml (as snakemake --configfile), e.g. to add experiments",
     )
-    parser.add_argument("--pipelines", nargs="+", default=list(PIPELINES), choices=PIPELINES)
+    parser.add_argument("--pipelines", nargs="+", default=list(DEFAULT_PIPELINES), choices=PIPELINES)
     parser.add_argument(
         "--precision", default="auto", help="workflow and ceiling precision (the book: float32)"
     )
@@ -301,11 +309,17 @@ def main() -> None:
         )
     by = {(r["experiment"], r["pipeline"]): r for r in results}
     for experiment in args.experiments:
-        book, flow, ceiling = (by.get((experiment, p)) for p in PIPELINES)
+        book, flow, ceiling, before = (by.get((experiment, p)) for p in PIPELINES)
         if book and flow:
             print(f"{experiment}: workflow / book = {flow['images_per_s'] / book['images_per_s']:.2f}x")
         if flow and ceiling:
             print(f"{experiment}: workflow / ceiling = {flow['images_per_s'] / ceiling['images_per_s']:.2f}")
+        if before and ceiling:
+            ratio = before["images_per_s"] / ceiling["images_per_s"]
+            print(f"{experiment}: in-memory (before issue 24) / ceiling = {ratio:.2f}")
+        if flow and before:
+            ratio = flow["images_per_s"] / before["images_per_s"]
+            print(f"{experiment}: workflow / in-memory = {ratio:.3f}")
         if flow:
             stall = flow["max_epoch_s"] / flow["median_epoch_s"]
             print(f"{experiment}: slowest / median epoch (workflow) = {stall:.2f}")

@@ -813,6 +813,169 @@ def config_key_suite(root: Path) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
+# 4. Faults that clusters bring: a damaged checkpoint, a full disk
+
+DAMAGE_EPOCHS = "experiments={baseline: {epochs: 6}}"
+TRAINED = "results/history/baseline/seed1.csv"
+CHECKPOINT = "results/checkpoints/baseline/seed1"
+
+
+def _committed_epoch(state: Path) -> int:
+    try:
+        return json.loads(state.read_text())["epoch"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _kill_after_epoch(workdir: Path, args: list[str], epoch: int) -> int:
+    """Start the training of baseline seed 1 and SIGKILL the whole run once ``epoch`` is
+    committed to its checkpoint; the epoch it had committed when it died (0: it ended first)."""
+    state = workdir / CHECKPOINT / "state.json"
+    proc = start(workdir, TRAINED, *args)
+    while proc.poll() is None:
+        if _committed_epoch(state) >= epoch:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return _committed_epoch(state)
+        time.sleep(0.005)
+    return 0
+
+
+def damaged_checkpoint_suite(root: Path) -> list[dict]:
+    """A training killed after epoch 3, then its newest weights file cut to 1,000 bytes (a node
+    that died while a network file system was still writing), or the two newest: the same
+    command resumes from the newest intact epoch (or starts over), says so in one log line, and
+    ends with the history and weights of an uninterrupted run."""
+    archive = pets_archive(root / "data")
+    args = [*TINY, "--config", f"data={{source: local, path: {archive}}}", DAMAGE_EPOCHS]
+    reference = make_workdir(root, "reference")
+    checked(run(reference, TRAINED, *args))
+    cases = []
+    for damaged, expected in ((1, "instead"), (2, "starting over")):
+        workdir = root / f"damaged-{damaged}"
+        shutil.copytree(reference, workdir, symlinks=True)  # the split, caches and model check
+        for output in ("history/baseline/seed1.csv", "models/baseline/seed1.h5"):
+            (workdir / "results" / output).unlink()
+        epoch = _kill_after_epoch(workdir, args, 3)
+        for back in range(damaged):
+            weights = workdir / CHECKPOINT / f"epoch-{epoch - back}.weights.h5"
+            if weights.exists():
+                weights.write_bytes(weights.read_bytes()[:1000])
+        run(workdir, *args, "--unlock")
+        proc = run(workdir, TRAINED, *args, "--rerun-incomplete")
+        log = workdir / "results" / "logs" / "train" / "baseline" / "seed1.log"
+        lines = (
+            [line for line in log.read_text().splitlines() if "is damaged" in line] if log.exists() else []
+        )
+        same = proc.returncode == 0 and _read_csv_without(workdir / TRAINED, "seconds") == _read_csv_without(
+            reference / TRAINED, "seconds"
+        )
+        model = "results/models/baseline/seed1.h5"
+        same = same and _h5_arrays(workdir / model) == _h5_arrays(reference / model)
+        cases.append(
+            {
+                "damaged_epochs": [epoch - back for back in range(damaged)],
+                "killed_after_epoch": epoch,
+                "log_line": lines[0].split(" WARNING ", 1)[-1] if lines else "",
+                "ok": epoch >= 3 and len(lines) == 1 and expected in lines[0] and same,
+                "same_history_and_weights": same,
+            }
+        )
+    return cases
+
+
+DISK_FULL_LINE = "no space left on its disk"
+
+
+def can_mount_tmpfs() -> bool:
+    return os.geteuid() == 0 and shutil.which("mount") is not None and sys.platform.startswith("linux")
+
+
+def _fill(folder: Path) -> Path:
+    """Write a file in ``folder`` until its disk is full."""
+    filler = folder / ".filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        while os.write(descriptor, b"\0" * (1 << 16)):
+            pass
+    except OSError:
+        pass  # full
+    finally:
+        os.close(descriptor)
+    return filler
+
+
+def outputs_by_rule(workdir: Path, args: list[str]) -> dict[str, list[str]]:
+    """Every output of the finished run, by the rule that writes it (``snakemake --summary``)."""
+    out = checked(run(workdir, "--summary", *args)).stdout
+    rules: dict[str, list[str]] = {}
+    for line in out.splitlines()[1:]:
+        fields = line.split("\t")
+        if len(fields) >= 3 and fields[0].startswith("results/"):
+            rules.setdefault(fields[2], []).append(fields[0])
+    return rules
+
+
+def disk_full_suite(root: Path) -> list[dict]:
+    """results/ on a small tmpfs: after a finished run, each rule's outputs removed and the disk
+    filled, then the same command. Every rule that writes must stop with the one line that names
+    its folder and the fix (no traceback) and leave none of its outputs; its outputs are then put
+    back as they were, and at the end the run is up to date again."""
+    workdir = make_workdir(root, "disk")
+    archive = pets_archive(root / "data")
+    args = [*TINY, "--config", f"data={{source: url, url: '{archive.as_uri()}'}}"]
+    results = workdir / "results"
+    results.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(results)], check=True)
+    cases = []
+    try:
+        checked(run(workdir, *args))
+        snapshot = root / "snapshot"
+        shutil.copytree(results, snapshot, symlinks=True)
+        for rule, outputs in sorted(outputs_by_rule(workdir, args).items()):
+            for output in outputs:
+                path = workdir / output
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            filler = _fill(results)
+            proc = run(workdir, *outputs, *args)  # as targets: an intermediate file is not redone otherwise
+            filler.unlink()
+            output = proc.stdout + proc.stderr
+            lines = [line.split(" ERROR ", 1)[-1] for line in output.splitlines() if DISK_FULL_LINE in line]
+            left = [o for o in outputs if (workdir / o).exists()]
+            cases.append(
+                {
+                    "rule": rule,
+                    "message": lines[0] if lines else output[-300:],
+                    "ok": proc.returncode != 0
+                    and bool(lines)
+                    and lines[0].startswith("results/")
+                    and "Traceback (most recent call last)" not in output
+                    and not left,
+                    "left_behind": left,
+                }
+            )
+            for output in outputs:  # back as they were, times included: nothing to rerun
+                source, target = snapshot / Path(output).relative_to("results"), workdir / output
+                if source.is_dir():
+                    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, target)
+        plan = run(workdir, "-n", *args)
+        cases.append(
+            {
+                "rule": "(after every case)",
+                "message": "nothing to rerun" if "Nothing to be done" in plan.stdout else plan.stdout[-300:],
+                "ok": "Nothing to be done" in plan.stdout,
+                "left_behind": [],
+            }
+        )
+    finally:
+        subprocess.run(["umount", str(results)], check=False)
+    return cases
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -820,7 +983,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=40, help="SIGKILLs spread over one run (at least 20)")
     parser.add_argument("--seed", type=int, default=1, help="seeds the delay after each kill moment")
     parser.add_argument(
-        "--parts", nargs="+", default=["kills", "bad", "keys"], choices=["kills", "bad", "keys"]
+        "--parts",
+        nargs="+",
+        default=["kills", "bad", "keys", "damaged", "disk"],
+        choices=["kills", "bad", "keys", "damaged", "disk"],
     )
     parser.add_argument("--json", type=Path, help="write every result here")
     parser.add_argument("--keep", type=Path, help="keep the work folders here (default: a temporary folder)")
@@ -857,6 +1023,26 @@ def main(argv: list[str] | None = None) -> int:
             if not row["ok"]:
                 print(f"  FAILED {row['key']}: {row}")
         ok &= all(r["ok"] for r in rows)
+    if "damaged" in args.parts:
+        cases = damaged_checkpoint_suite(root / "damaged")
+        report["damaged_checkpoints"] = cases
+        print(f"damaged checkpoints: {sum(c['ok'] for c in cases)} recovered of {len(cases)}")
+        for case in cases:
+            print(
+                f"  {'ok' if case['ok'] else 'FAILED'}: epochs {case['damaged_epochs']}: {case['log_line']}"
+            )
+        ok &= all(c["ok"] for c in cases)
+    if "disk" in args.parts:
+        if can_mount_tmpfs():
+            cases = disk_full_suite(root / "disk")
+            report["disk_full"] = cases
+            print(f"full disk: {sum(c['ok'] for c in cases)} of {len(cases)} rules stopped with one line")
+            for case in cases:
+                if not case["ok"]:
+                    print(f"  FAILED {case['rule']}: {case}")
+            ok &= all(c["ok"] for c in cases)
+        else:
+            print("full disk: skipped (mounting a tmpfs needs root on Linux)")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
     if not args.keep:

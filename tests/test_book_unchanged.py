@@ -11,7 +11,7 @@ import yaml
 from conftest import REAL_DATA, ROOT
 from synthetic import image_files, write_zip
 
-from convnet.cache import build_image_set, save_image_set
+from convnet.cache import write_image_cache
 from convnet.experiments import run_settings
 from convnet.prepare import prepare_dataset
 from convnet.train import train_experiment
@@ -70,11 +70,16 @@ def test_the_books_experiments_give_the_same_history(tmp_path, kaggle_split, exp
     data = kaggle_split / "data"
     caches = {}
     for split in ("train", "validation"):
-        image_set = build_image_set(
-            data, data / "manifest.csv", split, (150, 150), ["cats", "dogs"], interpolation="nearest"
+        caches[split] = tmp_path / f"{split}.npz"  # as the workflow's cache step writes it
+        write_image_cache(
+            caches[split],
+            data,
+            data / "manifest.csv",
+            split,
+            (150, 150),
+            ["cats", "dogs"],
+            interpolation="nearest",
         )
-        caches[split] = tmp_path / f"{split}.npz"
-        save_image_set(caches[split], image_set)
     settings = run_settings(CONFIG, experiment, 1)
     settings.update(
         precision="float32", epochs=2, batch_size=8, steps_per_epoch=2 if experiment == "augmented" else None

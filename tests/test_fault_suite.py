@@ -50,3 +50,17 @@ def test_kill_moments_reach_a_phase_that_an_even_spread_steps_over():
     assert "evaluation" in phases, phases
     assert len(moments) == len(set(moments)) >= 5
     assert max(moments) <= len(events) - fault_suite.END_EVENTS
+
+
+def test_a_damaged_checkpoint_resumes_from_the_newest_intact_epoch_or_starts_over(tmp_path):
+    cases = fault_suite.damaged_checkpoint_suite(tmp_path)
+    assert [case["damaged_epochs"] for case in cases] == [[3], [3, 2]]
+    assert [case for case in cases if not case["ok"]] == []
+
+
+@pytest.mark.skipif(not fault_suite.can_mount_tmpfs(), reason="mounting a tmpfs needs root on Linux")
+def test_a_full_disk_stops_every_rule_with_one_line_naming_the_folder(tmp_path):
+    cases = fault_suite.disk_full_suite(tmp_path)
+    rules = {case["rule"] for case in cases}
+    assert {"download_data", "split_data", "cache_images", "train", "evaluate", "plot_history"} <= rules
+    assert [case for case in cases if not case["ok"]] == []

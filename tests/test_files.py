@@ -50,3 +50,18 @@ def test_nothing_written_is_an_error_not_an_empty_file(tmp_path):
 def test_tables_go_through_it(tmp_path):
     atomic_write_table(tmp_path / "t.tsv", ["a", "b"], [{"a": 1, "b": 2}, [3, 4]], delimiter="\t")
     assert (tmp_path / "t.tsv").read_text() == "a\tb\n1\t2\n3\t4\n"
+
+
+def test_a_full_disk_names_the_folder_and_leaves_no_temporary(tmp_path):
+    import errno
+
+    from convnet.errors import DiskFullError
+
+    target = tmp_path / "models" / "m.h5"
+    with pytest.raises(
+        DiskFullError, match=r"models: no space left on its disk .* run the same command again"
+    ):
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(b"half")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert list(target.parent.iterdir()) == []

@@ -56,3 +56,31 @@ def test_a_clear_error_is_one_line_in_the_log_and_exit_1(tmp_path):
         run_logged(log, bad)
     assert info.value.code == 1
     assert log.read_text().strip().endswith("ERROR data.path 'x' does not exist: fix the path")
+
+
+@pytest.mark.parametrize(
+    "error, folder",
+    [
+        (OSError(28, "No space left on device", "results/plots/x.png"), "results/plots"),
+        # TensorFlow's summary writer names its file only in the message
+        (
+            RuntimeError(
+                "{{node CreateSummaryFileWriter}} results/tensorboard/a/events.v2; No space left on device"
+            ),
+            "results/tensorboard/a",
+        ),
+        (OSError(122, "Disk quota exceeded"), "logs"),  # nothing named: the log's folder
+    ],
+)
+def test_a_full_disk_anywhere_is_one_line_naming_a_folder(tmp_path, monkeypatch, capsys, error, folder):
+    monkeypatch.chdir(tmp_path)
+
+    def full():
+        raise error
+
+    with pytest.raises(SystemExit) as info:
+        run_logged("logs/job.log", full)
+    assert info.value.code == 1
+    line = capsys.readouterr().err.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert line.split(" ERROR ", 1)[1].startswith(f"{folder}: no space left on its disk")

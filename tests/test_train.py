@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 import logging
 import math
 
@@ -152,6 +153,67 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, caches, changes, st
         return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
     assert [int(row["epoch"]) for row in resumed_history] == [1, 2, 3, 4]
+    assert without_seconds(read_history(resumed / "tiny.csv")) == without_seconds(
+        read_history(straight / "tiny.csv")
+    )
+    for name in ("tiny.h5", "tiny_best.h5"):
+        a, b = (keras.models.load_model(folder / name) for folder in (straight, resumed))
+        for x, y in zip(a.get_weights(), b.get_weights()):
+            np.testing.assert_array_equal(x, y)
+
+
+def cut_short(path: Path, size: int = 1000) -> None:
+    path.write_bytes(path.read_bytes()[:size])
+
+
+@pytest.mark.parametrize(
+    "damage, resumes_after",
+    [
+        ("weights", 2),  # the probe: epoch-3.weights.h5 cut to 1,000 bytes after a kill
+        ("random", 2),
+        ("best", 2),
+        ("state", 2),
+        ("both", 0),  # epochs 3 and 2 damaged: nothing to fall back on but a fresh start
+        ("history", 0),
+    ],
+)
+def test_a_damaged_checkpoint_falls_back_and_gives_the_uninterrupted_history(
+    tmp_path, caches, caplog, damage, resumes_after
+):
+    settings = dict(TINY, epochs=4, augmentation=BOOK_AUGMENTATION, dropout=0.5, steps_per_epoch=3)
+    straight, _ = run(tmp_path, caches, settings, tag="straight")
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, caches, settings, tag="resumed", extra_callbacks=[Preempt(3)])
+    folder = tmp_path / "resumed" / "checkpoint"
+    state = json.loads((folder / "state.json").read_text())
+    assert state["epoch"] == 3 and (folder / "previous.json").is_file()
+    if damage in ("weights", "both"):
+        cut_short(folder / "epoch-3.weights.h5")
+    if damage == "both":
+        cut_short(folder / "epoch-2.weights.h5")
+    if damage == "random":
+        cut_short(folder / "random-3.npz", 100)
+    if damage == "best":
+        cut_short(folder / state["best"], 300)
+    if damage == "state":
+        cut_short(folder / "state.json", 40)
+    if damage == "history":
+        cut_short(folder / "history.csv", 60)
+
+    with caplog.at_level(logging.INFO):
+        resumed, history = run(tmp_path, caches, settings, tag="resumed")
+    warnings = [
+        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "convnet.train"
+    ]
+    assert len(warnings) == 1 and "is damaged" in warnings[0], warnings
+    if resumes_after:
+        assert f"resuming after epoch {resumes_after} instead" in warnings[0]
+    else:
+        assert warnings[0].endswith("starting over")
+
+    def without_seconds(rows):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
     assert without_seconds(read_history(resumed / "tiny.csv")) == without_seconds(
         read_history(straight / "tiny.csv")
     )

@@ -19,8 +19,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .errors import DataError
-from .files import atomic_path, sha256_of_file
+from .errors import DataError, DiskFullError
+from .files import atomic_path, is_disk_full, sha256_of_file
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,8 @@ def _transfer(url: str, part: Path, timeout: float) -> None:
                         log.info("downloaded %s", _progress(done, total, started))
                         last_report = now
             except (OSError, urllib.error.URLError, ValueError) as exc:
+                if is_disk_full(exc):  # no retry fixes that; the .part is kept to resume from
+                    raise DiskFullError(part.parent) from None
                 raise _Retry(f"connection lost after {done:,} bytes ({exc})") from None
         if total is not None and done != total:
             raise _Retry(f"connection closed after {done:,} of {total:,} bytes")

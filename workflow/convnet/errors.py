@@ -11,3 +11,14 @@ class ConfigError(ConvnetError):
 
 class DataError(ConvnetError):
     """The data (archive, folder, download) cannot be used as it is."""
+
+
+class DiskFullError(ConvnetError):
+    """A folder's disk (or the user's quota on it) has no room left for what a step writes."""
+
+    def __init__(self, folder):
+        super().__init__(
+            f"{folder}: no space left on its disk (or quota): free space there (`df -h {folder}` "
+            "shows what is left) and run the same command again; finished steps are kept and "
+            "nothing half-written is left under a real name"
+        )

@@ -19,13 +19,18 @@ from .records import CHECKPOINTS, prediction_columns
 log = logging.getLogger(__name__)
 
 
-def predict(model_path: Path, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """(images, classes) probabilities of a saved model."""
+def predict(model_path: Path, images, batch_size: int) -> np.ndarray:
+    """(images, classes) probabilities of a saved model; ``images`` (a cache's, on disk, or an
+    array) are read ``batch_size`` at a time."""
     try:
         model = keras.models.load_model(model_path, compile=False)
     except (OSError, ValueError) as exc:
         raise DataError(f"{model_path}: cannot be loaded ({exc}); rerun its training") from None
-    return class_probabilities(model.predict(images, batch_size=batch_size, verbose=0))
+    outputs = [
+        keras.ops.convert_to_numpy(model.predict_on_batch(images[start : start + batch_size]))
+        for start in range(0, len(images), batch_size)
+    ]
+    return class_probabilities(np.concatenate(outputs))
 
 
 def evaluate_experiment(

@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import DiskFullError
+
 CHUNK = 1 << 20
+# a full disk, or a full quota (clusters' home and project folders)
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "errno = 28")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) says the disk or the quota is full; libraries such as
+    h5py and TensorFlow wrap the OSError in their own errors, with its text."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            return True
+        if any(text in str(exc) for text in DISK_FULL_TEXT):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def sha256_of_file(path: str | os.PathLike) -> tuple[str, int]:
@@ -21,6 +41,17 @@ def sha256_of_file(path: str | os.PathLike) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+@contextmanager
+def disk_full_names(folder: str | os.PathLike):
+    """A full disk while the block writes into ``folder`` becomes DiskFullError naming it."""
+    try:
+        yield
+    except Exception as exc:
+        if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+            raise DiskFullError(folder) from None
+        raise
 
 
 @contextmanager
@@ -41,6 +72,10 @@ def atomic_path(path: str | os.PathLike, temporary: str | os.PathLike | None = N
             raise FileNotFoundError(f"{tmp}: nothing was written for {path}")
         os.replace(tmp, path)
         committed = True
+    except Exception as exc:
+        if is_disk_full(exc) and not isinstance(exc, DiskFullError):
+            raise DiskFullError(path.parent) from None
+        raise
     finally:
         if not committed and not keep_on_error:
             tmp.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""Feed in-memory images to ``model.fit`` in an order that is a pure function of the run's seed.
+"""Feed cached images to ``model.fit`` in an order that is a pure function of the run's seed.
 
 The training order is planned up front (:func:`batch_plan`): the images' indices for every batch of
 every epoch, drawn from the seed alone. A run resumed after epoch ``k`` feeds the plan from epoch
@@ -6,10 +6,11 @@ every epoch, drawn from the seed alone. A run resumed after epoch ``k`` feeds th
 often a job was interrupted. Each pass over the training images is a new permutation; with
 ``steps_per_epoch`` the passes run on across epoch boundaries, as the book's endless generator did.
 
-On the TensorFlow backend the plan becomes a tf.data pipeline (gathering each batch from the
-in-memory images); elsewhere a Python generator does the same with numpy. TensorFlow 2.21 can block
-2-20 s at epoch boundaries while an old tf.data iterator waits for the autotune thread; autotune is
-switched off, which removed the stall in our measurements.
+Each batch's images are read when the batch is due (from the cache file: ``cache.CachedImages``),
+so memory holds a few batches, not the split. On the TensorFlow backend the plan feeds a tf.data
+pipeline that prefetches two batches; elsewhere a Python generator does the same. TensorFlow 2.21
+can block 2-20 s at epoch boundaries while an old tf.data iterator waits for the autotune thread;
+autotune is switched off, which removed the stall in our measurements.
 """
 
 from __future__ import annotations
@@ -52,32 +53,50 @@ def sample_weights(image_set: ImageSet, class_weights: np.ndarray | None) -> np.
 
 
 def _tf_batches(image_set: ImageSet, batches: list[np.ndarray], weights: np.ndarray | None = None):
+    """The planned batches as a tf.data pipeline that reads each batch's images when it is due
+    (from the cache file, or from memory), so the split is never held whole."""
     import tensorflow as tf
 
-    indices = tf.RaggedTensor.from_row_lengths(
-        np.concatenate(batches).astype(np.int32), [len(batch) for batch in batches]
+    height, width = image_set.images.shape[1:3]
+    signature = [
+        tf.TensorSpec((None, height, width, 3), tf.uint8),
+        tf.TensorSpec((None,), tf.float32),
+    ]
+    if weights is not None:
+        signature.append(tf.TensorSpec((None,), tf.float32))
+
+    dataset = tf.data.Dataset.from_generator(
+        lambda: _numpy_batches(image_set, batches, weights), output_signature=tuple(signature)
     )
-    images, labels = tf.constant(image_set.images), tf.constant(image_set.labels)
-    if weights is None:
-
-        def gather(index):
-            return tf.gather(images, index), tf.gather(labels, index)
-
-    else:
-        weights = tf.constant(weights)
-
-        def gather(index):
-            return tf.gather(images, index), tf.gather(labels, index), tf.gather(weights, index)
-
-    dataset = tf.data.Dataset.from_tensor_slices(indices).map(gather)
+    # the number of batches, as a dataset of arrays would know it: Keras then ends the validation
+    # pass without running into the end (which it reports as "Your input ran out of data")
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
     return _without_autotune(dataset.prefetch(2))
 
 
 def _tf_validation(image_set: ImageSet, batch_size: int):
-    import tensorflow as tf
+    return _tf_batches(image_set, _in_order(len(image_set), batch_size))
 
-    dataset = tf.data.Dataset.from_tensor_slices((image_set.images, image_set.labels)).batch(batch_size)
-    return _without_autotune(dataset.prefetch(2))
+
+def _in_order(count: int, batch_size: int) -> list[np.ndarray]:
+    """Consecutive batches of ``batch_size`` over ``count`` images (the last may be short)."""
+    return [np.arange(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
+
+
+class _Validation(keras.utils.PyDataset):
+    """The validation images in order, one batch at a time, for every epoch (backends other
+    than TensorFlow; a generator would be spent after the first epoch)."""
+
+    def __init__(self, image_set: ImageSet, batch_size: int):
+        super().__init__()
+        self.image_set, self.batches = image_set, _in_order(len(image_set), batch_size)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int):
+        rows = self.batches[index]
+        return self.image_set.images[rows], self.image_set.labels[rows]
 
 
 def _without_autotune(dataset):
@@ -91,10 +110,8 @@ def _without_autotune(dataset):
 
 def _numpy_batches(image_set: ImageSet, batches: list[np.ndarray], weights: np.ndarray | None = None):
     for index in batches:
-        if weights is None:
-            yield image_set.images[index], image_set.labels[index]
-        else:
-            yield image_set.images[index], image_set.labels[index], weights[index]
+        images, labels = image_set.images[index], image_set.labels[index]
+        yield (images, labels) if weights is None else (images, labels, weights[index])
 
 
 def fit_arguments(
@@ -125,6 +142,5 @@ def fit_arguments(
         "x": _numpy_batches(train, batches, weights),
         "shuffle": False,
         "steps_per_epoch": steps,
-        "validation_data": (validation.images, validation.labels),
-        "validation_batch_size": batch_size,
+        "validation_data": _Validation(validation, batch_size),
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .archive import open_image_source
 from .errors import DataError
-from .files import sha256_of_file
+from .files import disk_full_names, sha256_of_file
 from .config import SPLITS
 from .split import (
     clear_outputs,
@@ -36,7 +36,7 @@ def prepare_dataset(source_path: Path, out_dir: Path, data: dict, threads: int =
             "fix data.sha256 or data.path"
         )
     clear_outputs(out_dir)
-    with open_image_source(source_path) as source:
+    with open_image_source(source_path) as source, disk_full_names(out_dir):
         log.info("reading %s", source.label)
         result = plan_and_write(
             source,

@@ -92,14 +92,22 @@ def data_fingerprint(*image_sets: ImageSet) -> str:
     changes it, so a checkpoint is resumed only on the very data it was trained on."""
     digest = hashlib.sha256()
     for image_set in image_sets:
-        for array in (image_set.images, image_set.labels):
-            digest.update(str(array.shape).encode())
-            digest.update(np.ascontiguousarray(array).data)
+        images = image_set.images
+        digest.update(str(images.shape).encode())
+        for start in range(0, len(images), 1024):  # a piece at a time: a cache's images stay on disk
+            digest.update(np.ascontiguousarray(images[start : start + 1024]).data)
+        digest.update(str(image_set.labels.shape).encode())
+        digest.update(np.ascontiguousarray(image_set.labels).data)
     return digest.hexdigest()[:16]
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
-    """Saves each finished epoch; ``restore`` puts a model back where the last run stopped."""
+    """Saves each finished epoch; ``restore`` puts a model back where the last run stopped.
+
+    The folder keeps the last two finished epochs (``state.json`` names the last one's files,
+    ``previous.json`` the one before), so that a checkpoint damaged after it was committed (a node
+    that died while a network file system was still writing it) falls back one epoch, and
+    training replays that epoch to the same weights and history."""
 
     def __init__(self, folder: Path, run_fingerprint: str):
         super().__init__()
@@ -119,28 +127,78 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def state_path(self) -> Path:
         return self.folder / "state.json"
 
+    @property
+    def previous_path(self) -> Path:
+        return self.folder / "previous.json"
+
     def restore(self, model: keras.Model) -> int:
-        """Load the last finished epoch into ``model`` (weights and optimizer); return its number."""
+        """Load the last intact finished epoch into ``model`` (weights, optimizer and random
+        state); return its number (0: start over)."""
         if not self.state_path.exists():
             shutil.rmtree(self.folder, ignore_errors=True)
             return 0
-        state = json.loads(self.state_path.read_text())
-        if state.get("fingerprint") != self.fingerprint:
-            log.info("checkpoint in %s is from other settings or data; starting over", self.folder)
-            shutil.rmtree(self.folder)
-            return 0
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
+        damaged = []
+        # what a failed load may have half-overwritten: put back before the next attempt
+        variables = [*model.variables, *model.optimizer.variables]
+        pristine = [keras.ops.convert_to_numpy(variable) for variable in variables]
+        for state_path in (self.state_path, self.previous_path):
+            try:
+                state = json.loads(state_path.read_text())
+            except (OSError, ValueError) as exc:
+                damaged.append(f"{state_path.name} ({exc})")
+                continue
+            if state.get("fingerprint") != self.fingerprint:
+                log.info("checkpoint in %s is from other settings or data; starting over", self.folder)
+                shutil.rmtree(self.folder)
+                return 0
+            try:
+                history = self._load(model, state)
+            except Exception as exc:  # noqa: BLE001 - h5py, Keras and NumPy each raise their own kind
+                damaged.append(f"epoch {state['epoch']} ({type(exc).__name__}: {str(exc)[:120]})")
+                for variable, value in zip(variables, pristine):
+                    variable.assign(value)
+                continue
+            if damaged:
+                log.warning(
+                    "checkpoint in %s is damaged: %s; resuming after epoch %d instead",
+                    self.folder,
+                    "; ".join(damaged),
+                    state["epoch"],
+                )
+                atomic_write_text(self.state_path, json.dumps(state, indent=2))  # the damaged one is gone
+            self.history = history
+            self.state = dict(state, resumed_after=[*state.get("resumed_after", []), state["epoch"]])
+            log.info("resuming after epoch %d from %s", state["epoch"], self.folder)
+            return state["epoch"]
+        log.warning("checkpoint in %s is damaged: %s; starting over", self.folder, "; ".join(damaged))
+        shutil.rmtree(self.folder)
+        return 0
+
+    def _load(self, model: keras.Model, state: dict) -> list[dict]:
+        """Load one committed epoch into ``model``; its history. Raises if any of its files is
+        missing or damaged."""
         model.load_weights(self.folder / state["last"])
         with np.load(self.folder / state["random"]) as saved:
-            for index, variable in enumerate(random_state_variables(model)):
-                variable.assign(saved[f"arr_{index}"])
+            values = [saved[f"arr_{index}"] for index in range(len(saved.files))]
+        variables = random_state_variables(model)
+        if len(values) != len(variables):
+            raise ValueError(
+                f"{state['random']} holds {len(values)} random states, the model {len(variables)}"
+            )
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+        if state.get("best"):
+            with np.load(self.folder / state["best"]) as best:
+                for name in best.files:
+                    best[name]  # read every array: a cut-short file fails here, not at the end
         with open(self.folder / "history.csv", newline="") as handle:
             rows = [dict(row) for row in csv.DictReader(handle)]
-        self.history = [row for row in rows if int(row["epoch"]) <= state["epoch"]]
-        self.state = dict(state, resumed_after=[*state.get("resumed_after", []), state["epoch"]])
-        log.info("resuming after epoch %d from %s", state["epoch"], self.folder)
-        return state["epoch"]
+        history = [row for row in rows if int(row["epoch"]) <= state["epoch"]]
+        if [int(row["epoch"]) for row in history] != list(range(1, state["epoch"] + 1)):
+            raise ValueError(f"history.csv does not hold epochs 1 to {state['epoch']}")
+        return history
 
     def on_epoch_begin(self, epoch, logs=None):
         self._started = time.perf_counter()
@@ -175,8 +233,15 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             with atomic_path(self.folder / state["best"]) as tmp:
                 np.savez(tmp, *self.model.get_weights())
         write_history(self.folder / "history.csv", self.history)
+        if self.state_path.exists():
+            # the epoch before stays restorable: should this one's files turn out damaged
+            atomic_write_text(self.previous_path, self.state_path.read_text())
         atomic_write_text(self.state_path, json.dumps(state, indent=2))  # the commit point
-        keep = {state["last"], state["random"], state["best"], "state.json", "history.csv"}
+        kept = [state]
+        if self.previous_path.exists():
+            kept.append(json.loads(self.previous_path.read_text()))
+        keep = {"state.json", "previous.json", "history.csv"}
+        keep |= {entry[key] for entry in kept for key in ("last", "random", "best") if entry.get(key)}
         for stale in self.folder.iterdir():
             if stale.name not in keep:
                 stale.unlink()
