@@ -54,21 +54,36 @@ class CachedImages:
         if index.size and (index.min() < -len(self) or index.max() >= len(self)):
             raise IndexError(f"{self.path}: index out of range for {len(self)} images")
         out = np.empty((len(index), *self.shape[1:]), dtype=np.uint8)
-        with open(self.path, "rb", buffering=0) as handle:
-            for row, i in enumerate(index % max(1, len(self))):
-                out[row] = self._read(handle, int(i), 1)[0]
+        descriptor = self._descriptor()
+        for row, i in enumerate(index % max(1, len(self))):
+            self._read_into(descriptor, out[row : row + 1], int(i))
         return out
 
     def _rows(self, start: int, stop: int) -> np.ndarray:
-        with open(self.path, "rb", buffering=0) as handle:
-            return self._read(handle, start, stop - start)
+        out = np.empty((stop - start, *self.shape[1:]), dtype=np.uint8)
+        self._read_into(self._descriptor(), out, start)
+        return out
 
-    def _read(self, handle, start: int, count: int) -> np.ndarray:
-        size = count * self.row_bytes
-        data = os.pread(handle.fileno(), size, self.offset + start * self.row_bytes)
-        if len(data) != size:
-            raise DataError(f"{self.path}: the image cache is cut short; delete it and run again")
-        return np.frombuffer(bytearray(data), dtype=np.uint8).reshape(count, *self.shape[1:])
+    def _descriptor(self) -> int:
+        # one open file per process (a forked worker opens its own)
+        if getattr(self, "_opened", None) != os.getpid():
+            self._fd, self._opened = os.open(self.path, os.O_RDONLY), os.getpid()
+        return self._fd
+
+    def _read_into(self, descriptor: int, out: np.ndarray, start: int) -> None:
+        """Fill ``out`` (consecutive rows) with the images from row ``start`` on, straight from
+        the file into the array (a read may return less than asked: large ones do)."""
+        view, done = memoryview(out).cast("B"), 0
+        offset = self.offset + start * self.row_bytes
+        while done < len(view):
+            got = os.preadv(descriptor, [view[done:]], offset + done)
+            if got == 0:
+                raise DataError(f"{self.path}: the image cache is cut short; delete it and run again")
+            done += got
+
+    def __del__(self):
+        if getattr(self, "_opened", None) == os.getpid():
+            os.close(self._fd)
 
     def chunks(self, size: int):
         """The images in order, ``size`` at a time."""
