@@ -662,6 +662,7 @@ EXPECTED_RERUNS: dict[str, tuple[set[str], str]] = {
     "experiment_defaults.dropout (augmented sets its own)": (MODEL, "baseline"),
     "experiment_defaults.learning_rate": (RUNS, "both"),
     "experiment_defaults.rmsprop_epsilon (baseline sets its own)": (RUNS, "augmented"),
+    "experiment_defaults.optimizer": (RUNS, "both"),
     "experiment_defaults.batch_size (augmented sets its own)": (RUNS, "baseline"),
     "experiment_defaults.steps_per_epoch (augmented sets its own)": (RUNS, "baseline"),
     "experiment_defaults.precision": (RUNS, "both"),
@@ -678,6 +679,7 @@ EXPECTED_RERUNS: dict[str, tuple[set[str], str]] = {
     "experiments.augmented.augmentation.shear_radians": (MODEL, "augmented"),
     "experiments.augmented.augmentation.zoom": (MODEL, "augmented"),
     "experiments.augmented.augmentation.horizontal_flip": (MODEL, "augmented"),
+    "experiments.augmented.augmentation.vertical_flip": (MODEL, "augmented"),
     "experiments.augmented.augmentation.fill_mode": (MODEL, "augmented"),
     "experiments (a third added)": (MODEL, "wider"),
 }
@@ -731,6 +733,7 @@ def _changes(url: str, digest: str) -> dict[str, list[str]]:
         "experiment_defaults.dropout (augmented sets its own)": defaults("dropout: 0.25"),
         "experiment_defaults.learning_rate": defaults("learning_rate: 2.0e-3"),
         "experiment_defaults.rmsprop_epsilon (baseline sets its own)": defaults("rmsprop_epsilon: 1.0e-7"),
+        "experiment_defaults.optimizer": defaults("optimizer: adam"),
         "experiment_defaults.batch_size (augmented sets its own)": defaults("batch_size: 4"),
         "experiment_defaults.steps_per_epoch (augmented sets its own)": defaults("steps_per_epoch: 2"),
         "experiment_defaults.precision": defaults("precision: mixed_bfloat16"),
@@ -761,6 +764,10 @@ def _changes(url: str, digest: str) -> dict[str, list[str]]:
             *augmentation("shear_radians: 0.1"),
         ],
         "experiments.augmented.augmentation.zoom": [f"data={{{data}}}", *augmentation("zoom: 0.1")],
+        "experiments.augmented.augmentation.vertical_flip": [
+            f"data={{{data}}}",
+            *augmentation("vertical_flip: true"),
+        ],
         "experiments.augmented.augmentation.horizontal_flip": [
             f"data={{{data}}}",
             *augmentation("horizontal_flip: false"),

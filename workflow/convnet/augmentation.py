@@ -6,7 +6,8 @@ Two methods, chosen by ``augmentation.method`` in the config:
   2.0.8 ``ImageDataGenerator.random_transform`` did. Per image it draws a rotation (degrees), a
   shift (fractions of the height and width), a shear (an angle in radians: 2.0.8 passed
   ``shear_range`` to ``sin``/``cos`` unconverted), independent zooms of the height and width in
-  ``[1 - zoom, 1 + zoom]`` and a horizontal flip, composes them into one affine matrix about the
+  ``[1 - zoom, 1 + zoom]``, a horizontal flip and (``vertical_flip``, which later generators
+  added) a vertical one, composes them into one affine matrix about the
   image centre and resamples once, with nearest-neighbour interpolation (2.0.8 called
   ``scipy.ndimage.affine_transform(..., order=0)``) and ``nearest`` fill.
 - ``layers``: one Keras 3 preprocessing layer per transformation (RandomFlip, RandomRotation,
@@ -59,6 +60,7 @@ class BookAugmentation(layers.Layer):
         "shear_radians",
         "zoom",
         "horizontal_flip",
+        "vertical_flip",
         "fill_mode",
         "interpolation",
     )
@@ -71,6 +73,7 @@ class BookAugmentation(layers.Layer):
         shear_radians: float = 0.0,
         zoom: float = 0.0,
         horizontal_flip: bool = False,
+        vertical_flip: bool = False,
         fill_mode: str = "nearest",
         interpolation: str = "nearest",
         seed: int | None = None,
@@ -84,6 +87,7 @@ class BookAugmentation(layers.Layer):
         self.shear_radians = float(shear_radians)
         self.zoom = float(zoom)
         self.horizontal_flip = bool(horizontal_flip)
+        self.vertical_flip = bool(vertical_flip)
         self.fill_mode = fill_mode
         self.interpolation = interpolation
         self.seed = seed
@@ -92,13 +96,13 @@ class BookAugmentation(layers.Layer):
     def random_parameters(self, batch_size) -> dict:
         """Per image, as 2.0.8 drew them: rotation ``theta`` (radians), shifts ``tx``/``ty``
         (fractions of the height/width), ``shear`` (radians), zooms ``zx``/``zy`` (height/width)
-        and ``flip`` (1.0 or 0.0)."""
+        and ``flip`` (1.0 or 0.0); ``vflip`` too with ``vertical_flip``."""
         u = keras.random.uniform((batch_size, 7), seed=self.seed_generator)
 
         def symmetric(column, bound):
             return (2.0 * u[:, column] - 1.0) * bound
 
-        return {
+        parameters = {
             "theta": symmetric(0, math.radians(self.rotation_degrees)),
             "tx": symmetric(1, self.height_shift),
             "ty": symmetric(2, self.width_shift),
@@ -107,6 +111,10 @@ class BookAugmentation(layers.Layer):
             "zy": 1.0 + symmetric(5, self.zoom),
             "flip": ops.cast(u[:, 6] < 0.5, "float32") if self.horizontal_flip else 0.0 * u[:, 6],
         }
+        if self.vertical_flip:  # a draw of its own: without it the random stream is as before
+            draw = keras.random.uniform((batch_size,), seed=self.seed_generator)
+            parameters["vflip"] = ops.cast(draw < 0.5, "float32")
+        return parameters
 
     @staticmethod
     def matrices(parameters: dict, height: int, width: int):
@@ -130,6 +138,11 @@ class BookAugmentation(layers.Layer):
         flip_offset = flip * (width - 1.0)
         a01, b0 = a01 * sign, b0 + a01 * flip_offset
         a11, b1 = a11 * sign, b1 + a11 * flip_offset
+        if "vflip" in parameters:  # likewise row (height - 1 - r)
+            vflip = parameters["vflip"]
+            vsign, vflip_offset = 1.0 - 2.0 * vflip, vflip * (height - 1.0)
+            a00, b0 = a00 * vsign, b0 + a00 * vflip_offset
+            a10, b1 = a10 * vsign, b1 + a10 * vflip_offset
         zero, one = ops.zeros_like(a00), ops.ones_like(a00)
         return ops.stack(
             [ops.stack([a00, a01, b0], -1), ops.stack([a10, a11, b1], -1), ops.stack([zero, zero, one], -1)],
@@ -172,7 +185,8 @@ def keras_layers(spec: Augmentation, seed: int | None) -> list[layers.Layer]:
 
     | book argument            | layer                                                          |
     | ------------------------ | -------------------------------------------------------------- |
-    | ``horizontal_flip=True`` | ``RandomFlip("horizontal")``                                   |
+    | ``horizontal_flip=True`` | ``RandomFlip("horizontal")`` (``"horizontal_and_vertical"`` or  |
+    | ``vertical_flip=True``   | ``"vertical"`` with ``vertical_flip``)                          |
     | ``rotation_range=40``    | ``RandomRotation(40/360)``: the layer takes a fraction of a turn |
     | ``width_shift_range``    | ``RandomTranslation(height_shift, width_shift)``: fractions    |
     | ``shear_range``          | ``RandomShear(x_factor=tan(angle))``: a shear coefficient      |
@@ -180,8 +194,13 @@ def keras_layers(spec: Augmentation, seed: int | None) -> list[layers.Layer]:
     """
     geometric = {"fill_mode": spec.fill_mode, "interpolation": spec.interpolation}
     result: list[layers.Layer] = []
-    if spec.horizontal_flip:
-        result.append(layers.RandomFlip("horizontal", seed=layer_seed(seed, "flip"), name="flip"))
+    if spec.horizontal_flip or spec.vertical_flip:
+        mode = "_and_".join(
+            name
+            for name, on in (("horizontal", spec.horizontal_flip), ("vertical", spec.vertical_flip))
+            if on
+        )
+        result.append(layers.RandomFlip(mode, seed=layer_seed(seed, "flip"), name="flip"))
     if spec.rotation_degrees:
         result.append(
             layers.RandomRotation(
@@ -238,5 +257,6 @@ def image_data_generator_arguments(spec: Augmentation | dict | None) -> dict:
         "shear_range": math.degrees(spec.shear_radians),
         "zoom_range": spec.zoom,
         "horizontal_flip": spec.horizontal_flip,
+        "vertical_flip": spec.vertical_flip,
         "fill_mode": spec.fill_mode,
     }

@@ -34,12 +34,19 @@ def with_augmentation_defaults(spec: dict | None) -> dict | None:
     return {**AUGMENTATION_DEFAULTS, **spec}
 
 
+# Groups of experiments that are off by default: each adds its ``experiments`` when ``enabled``.
+OPTIONAL_GROUPS = ("pretrained", "course")
+
+
 def _experiments(config: dict) -> dict:
-    """``experiments``, and the book's pretrained ones (``pretrained.experiments``) when
-    ``pretrained.enabled`` is true."""
-    pretrained = config.get("pretrained") or {}
-    extra = pretrained.get("experiments") or {} if pretrained.get("enabled") else {}
-    return {**config["experiments"], **{k: v for k, v in extra.items() if k not in config["experiments"]}}
+    """``experiments``, and those of each optional group (the book's pretrained ones, the course
+    material's) whose ``enabled`` is true; a name in ``experiments`` wins."""
+    found = dict(config["experiments"])
+    for group in OPTIONAL_GROUPS:
+        settings = config.get(group) or {}
+        if settings.get("enabled"):
+            found.update({k: v for k, v in (settings.get("experiments") or {}).items() if k not in found})
+    return found
 
 
 def experiment_names(config: dict) -> list[str]:

@@ -49,7 +49,8 @@ def make_model(
     name: str = "convnet",
 ) -> keras.Model:
     """Rescaling and augmentation inside the model, then Conv/MaxPool blocks, Flatten, Dropout,
-    Dense relu and the head: one sigmoid unit for two classes, a softmax for more."""
+    Dense relu (none with ``dense_units=0``) and the head: one sigmoid unit for two classes, a
+    softmax for more."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for layer in augmentation_layers(augmentation, seed):
@@ -61,7 +62,8 @@ def make_model(
     x = layers.Flatten(name="flatten")(x)
     if dropout:
         x = layers.Dropout(dropout, seed=layer_seed(seed, "dropout"), name="dropout")(x)
-    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    if dense_units:  # 0: the head right after the dropout (no hidden layer)
+        x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     return keras.Model(inputs, head(num_classes)(x), name=name)
 
 
@@ -121,7 +123,8 @@ def make_pretrained_model(
     set_trainable(base, trainable_from, experiment)
     x = base(x)
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+    if dense_units:
+        x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     if dropout:
         x = layers.Dropout(dropout, seed=layer_seed(seed, "dropout"), name="dropout")(x)
     return keras.Model(inputs, head(num_classes)(x), name=f"{base_name}_convnet")

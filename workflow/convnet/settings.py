@@ -21,6 +21,7 @@ class Augmentation:
     method: str = "affine"  # affine: one resample, as Keras 2.0.8; layers: Keras 3 layers
     interpolation: str = "nearest"
     horizontal_flip: bool = False
+    vertical_flip: bool = False  # each with probability 0.5, as ImageDataGenerator's
     rotation_degrees: float = 0.0
     width_shift: float = 0.0
     height_shift: float = 0.0
@@ -92,7 +93,7 @@ class ModelSettings:
 
     image_size: tuple[int, int]
     conv_filters: tuple[int, ...]
-    dense_units: int
+    dense_units: int  # 0: no hidden dense layer (Flatten, Dropout, then the head)
     dropout: float
     augmentation: Augmentation | None = None
     expect: Expect | None = None
@@ -131,6 +132,7 @@ class RunSettings(ModelSettings):
     """One run: its model, and how it trains."""
 
     learning_rate: float
+    optimizer: str = "rmsprop"  # rmsprop (the book's) or adam
     batch_size: int
     epochs: int
     precision: str

@@ -269,12 +269,18 @@ def start_from(model: keras.Model, init_model: Path, name: str, init_from: str |
     log.info("starting from %s (experiment %s)", init_model, init_from)
 
 
+def make_optimizer(settings: RunSettings) -> keras.optimizers.Optimizer:
+    """``optimizer``: RMSprop (the book's, with ``rmsprop_epsilon``) or Adam (Keras's defaults,
+    which are TensorFlow 2.4's: beta 0.9 and 0.999, epsilon 1e-7)."""
+    if settings.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=settings.learning_rate)
+    return keras.optimizers.RMSprop(learning_rate=settings.learning_rate, epsilon=settings.rmsprop_epsilon)
+
+
 def compile_model(model: keras.Model, settings: RunSettings | dict) -> keras.Model:
     settings = RunSettings.of(settings)
     model.compile(
-        optimizer=keras.optimizers.RMSprop(
-            learning_rate=settings.learning_rate, epsilon=settings.rmsprop_epsilon
-        ),
+        optimizer=make_optimizer(settings),
         loss=loss_name(settings.num_classes),
         metrics=["accuracy"],
     )
