@@ -15,8 +15,9 @@ from convnet.logs import run_logged
 def _restore_logging():
     """run_logged configures the root logger, as a script's process should; give it back."""
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    handlers, level, raise_exceptions = root.handlers[:], root.level, logging.raiseExceptions
     yield
+    logging.raiseExceptions = raise_exceptions
     for handler in root.handlers[:]:
         if handler not in handlers:
             root.removeHandler(handler)
@@ -72,7 +73,7 @@ def test_a_clear_error_is_one_line_in_the_log_and_exit_1(tmp_path):
         (OSError(122, "Disk quota exceeded"), "logs"),  # nothing named: the log's folder
     ],
 )
-def test_a_full_disk_anywhere_is_one_line_naming_a_folder(tmp_path, monkeypatch, capsys, error, folder):
+def test_a_full_disk_anywhere_is_one_line_naming_a_folder(tmp_path, monkeypatch, error, folder):
     monkeypatch.chdir(tmp_path)
 
     def full():
@@ -81,6 +82,6 @@ def test_a_full_disk_anywhere_is_one_line_naming_a_folder(tmp_path, monkeypatch,
     with pytest.raises(SystemExit) as info:
         run_logged("logs/job.log", full)
     assert info.value.code == 1
-    line = capsys.readouterr().err.strip()
-    assert "\n" not in line and "Traceback" not in line
-    assert line.split(" ERROR ", 1)[1].startswith(f"{folder}: no space left on its disk")
+    text = (tmp_path / "logs" / "job.log").read_text()
+    assert "Traceback" not in text and len(text.strip().splitlines()) == 1
+    assert text.strip().split(" ERROR ", 1)[1].startswith(f"{folder}: no space left on its disk")
