@@ -284,15 +284,9 @@ def main() -> None:
     import tensorflow as tf
 
     from convnet.backend import cpu_flags
+    from convnet.runcard import cpu_model
 
-    model_name = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        ),
-        platform.machine(),
-    )
+    model_name = cpu_model()
     extensions = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}) or ["none listed"]
     print(
         f"machine: {model_name}, {os.cpu_count()} cores, {', '.join(extensions)}; "

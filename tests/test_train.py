@@ -105,6 +105,10 @@ def test_training_writes_models_and_history_that_reload_to_the_same_numbers(tmp_
     assert last.layers[1].dtype_policy.name == "float32"
 
 
+def without_seconds(history):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
 class Preempt(keras.callbacks.Callback):
     """Stands in for a killed job: stops the process right after epoch ``after`` is checkpointed."""
 
@@ -148,9 +152,6 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, caches, changes, st
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, caches, settings, tag="resumed", extra_callbacks=[Preempt(stop_after)])
     resumed, resumed_history = run(tmp_path, caches, settings, tag="resumed")
-
-    def without_seconds(history):
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
     assert [int(row["epoch"]) for row in resumed_history] == [1, 2, 3, 4]
     assert without_seconds(read_history(resumed / "tiny.csv")) == without_seconds(
@@ -210,9 +211,6 @@ def test_a_damaged_checkpoint_falls_back_and_gives_the_uninterrupted_history(
         assert f"resuming after epoch {resumes_after} instead" in warnings[0]
     else:
         assert warnings[0].endswith("starting over")
-
-    def without_seconds(rows):
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
     assert without_seconds(read_history(resumed / "tiny.csv")) == without_seconds(
         read_history(straight / "tiny.csv")

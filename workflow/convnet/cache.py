@@ -148,6 +148,15 @@ def check_split_rows(data_dir: Path, manifest: Path, split: str, classes: list[s
     return rows
 
 
+def split_listing(data_dir: Path, manifest: Path, split: str, classes: list[str]):
+    """(paths, labels as float32 class indices, files relative to ``data_dir``) of ``split``, in
+    manifest order."""
+    rows = check_split_rows(data_dir, manifest, split, classes)
+    paths = [data_dir / row["file"] for row in rows]
+    labels = np.array([classes.index(row["class"]) for row in rows], dtype=np.float32)
+    return paths, labels, np.array([row["file"] for row in rows])
+
+
 # Images decoded and written per piece of the cache step: bounds its memory (a 150x150 image is
 # 66 kB, so 256 of them 17 MB), whatever the split's size.
 CHUNK_IMAGES = 256
@@ -188,18 +197,17 @@ def write_image_cache(
     """Decode the images of one split, in manifest order, resized to ``size`` with
     ``interpolation``, into the cache ``path``, a chunk at a time; ``classes`` in label order (the
     split's, provenance.json). Returns the number of images."""
-    rows = check_split_rows(data_dir, manifest, split, classes)
-    paths = [data_dir / row["file"] for row in rows]
+    paths, labels, files = split_listing(data_dir, manifest, split, classes)
     write_cache(
         path,
-        (len(rows), size[0], size[1], 3),
+        (len(paths), size[0], size[1], 3),
         decoded_chunks(paths, size, threads, interpolation, exif_orientation),
-        np.array([classes.index(row["class"]) for row in rows], dtype=np.float32),
-        np.array([row["file"] for row in rows]),
+        labels,
+        files,
         classes,
     )
-    log.info("%s: %d images decoded to %dx%d (%s)", split, len(rows), size[0], size[1], interpolation)
-    return len(rows)
+    log.info("%s: %d images decoded to %dx%d (%s)", split, len(paths), size[0], size[1], interpolation)
+    return len(paths)
 
 
 def build_image_set(
@@ -213,11 +221,9 @@ def build_image_set(
     exif_orientation: bool = True,
 ) -> ImageSet:
     """The images of one split decoded into memory, as :func:`write_image_cache` writes them."""
-    rows = check_split_rows(data_dir, manifest, split, classes)
-    paths = [data_dir / row["file"] for row in rows]
+    paths, labels, files = split_listing(data_dir, manifest, split, classes)
     images = np.concatenate(list(decoded_chunks(paths, size, threads, interpolation, exif_orientation)))
-    labels = np.array([classes.index(row["class"]) for row in rows], dtype=np.float32)
-    return ImageSet(images, labels, np.array([row["file"] for row in rows]), tuple(classes))
+    return ImageSet(images, labels, files, tuple(classes))
 
 
 def write_cache(path: Path, shape: tuple[int, ...], image_chunks, labels, files, classes) -> None:
