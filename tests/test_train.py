@@ -109,6 +109,17 @@ def without_seconds(history):
     return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
 
+def assert_same_run(straight: Path, resumed: Path) -> None:
+    """The same history (but for the seconds) and the same weights in both models."""
+    assert without_seconds(read_history(resumed / "tiny.csv")) == without_seconds(
+        read_history(straight / "tiny.csv")
+    )
+    for name in ("tiny.h5", "tiny_best.h5"):
+        a, b = (keras.models.load_model(folder / name) for folder in (straight, resumed))
+        for x, y in zip(a.get_weights(), b.get_weights()):
+            np.testing.assert_array_equal(x, y)
+
+
 class Preempt(keras.callbacks.Callback):
     """Stands in for a killed job: stops the process right after epoch ``after`` is checkpointed."""
 
@@ -154,13 +165,7 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, caches, changes, st
     resumed, resumed_history = run(tmp_path, caches, settings, tag="resumed")
 
     assert [int(row["epoch"]) for row in resumed_history] == [1, 2, 3, 4]
-    assert without_seconds(read_history(resumed / "tiny.csv")) == without_seconds(
-        read_history(straight / "tiny.csv")
-    )
-    for name in ("tiny.h5", "tiny_best.h5"):
-        a, b = (keras.models.load_model(folder / name) for folder in (straight, resumed))
-        for x, y in zip(a.get_weights(), b.get_weights()):
-            np.testing.assert_array_equal(x, y)
+    assert_same_run(straight, resumed)
 
 
 def cut_short(path: Path, size: int = 1000) -> None:
@@ -212,13 +217,7 @@ def test_a_damaged_checkpoint_falls_back_and_gives_the_uninterrupted_history(
     else:
         assert warnings[0].endswith("starting over")
 
-    assert without_seconds(read_history(resumed / "tiny.csv")) == without_seconds(
-        read_history(straight / "tiny.csv")
-    )
-    for name in ("tiny.h5", "tiny_best.h5"):
-        a, b = (keras.models.load_model(folder / name) for folder in (straight, resumed))
-        for x, y in zip(a.get_weights(), b.get_weights()):
-            np.testing.assert_array_equal(x, y)
+    assert_same_run(straight, resumed)
 
 
 def test_the_run_card_says_how_the_model_was_made_and_travels_inside_the_h5(tmp_path, caches):
