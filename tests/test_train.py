@@ -52,12 +52,17 @@ def synthetic_set(n: int, seed: int) -> ImageSet:
     return ImageSet(images, labels, np.array([f"f{i}.jpg" for i in range(n)]), ("cats", "dogs"))
 
 
-@pytest.fixture
-def caches(tmp_path):
-    train, validation = tmp_path / "train.npz", tmp_path / "validation.npz"
+def write_caches(folder: Path) -> tuple[Path, Path]:
+    """A training and a validation cache of synthetic images in ``folder``."""
+    train, validation = folder / "train.npz", folder / "validation.npz"
     save_image_set(train, synthetic_set(64, 1))
     save_image_set(validation, synthetic_set(32, 2))
     return train, validation
+
+
+@pytest.fixture
+def caches(tmp_path):
+    return write_caches(tmp_path)
 
 
 def run(tmp_path, caches, settings, tag="run", **kwargs):

@@ -59,6 +59,7 @@ class BookAugmentation(layers.Layer):
         "width_shift",
         "shear_radians",
         "zoom",
+        "zoom_keep_aspect",
         "horizontal_flip",
         "vertical_flip",
         "fill_mode",
@@ -72,6 +73,7 @@ class BookAugmentation(layers.Layer):
         width_shift: float = 0.0,
         shear_radians: float = 0.0,
         zoom: float = 0.0,
+        zoom_keep_aspect: bool = False,
         horizontal_flip: bool = False,
         vertical_flip: bool = False,
         fill_mode: str = "nearest",
@@ -86,6 +88,7 @@ class BookAugmentation(layers.Layer):
         self.width_shift = float(width_shift)
         self.shear_radians = float(shear_radians)
         self.zoom = float(zoom)
+        self.zoom_keep_aspect = bool(zoom_keep_aspect)
         self.horizontal_flip = bool(horizontal_flip)
         self.vertical_flip = bool(vertical_flip)
         self.fill_mode = fill_mode
@@ -96,7 +99,8 @@ class BookAugmentation(layers.Layer):
     def random_parameters(self, batch_size) -> dict:
         """Per image, as 2.0.8 drew them: rotation ``theta`` (radians), shifts ``tx``/``ty``
         (fractions of the height/width), ``shear`` (radians), zooms ``zx``/``zy`` (height/width)
-        and ``flip`` (1.0 or 0.0); ``vflip`` too with ``vertical_flip``."""
+        and ``flip`` (1.0 or 0.0); ``vflip`` too with ``vertical_flip``; ``zy`` is ``zx`` with
+        ``zoom_keep_aspect``."""
         u = keras.random.uniform((batch_size, 7), seed=self.seed_generator)
 
         def symmetric(column, bound):
@@ -108,7 +112,8 @@ class BookAugmentation(layers.Layer):
             "ty": symmetric(2, self.width_shift),
             "shear": symmetric(3, self.shear_radians),
             "zx": 1.0 + symmetric(4, self.zoom),
-            "zy": 1.0 + symmetric(5, self.zoom),
+            # one factor for both with zoom_keep_aspect; the column is drawn either way
+            "zy": 1.0 + symmetric(4 if self.zoom_keep_aspect else 5, self.zoom),
             "flip": ops.cast(u[:, 6] < 0.5, "float32") if self.horizontal_flip else 0.0 * u[:, 6],
         }
         if self.vertical_flip:  # a draw of its own: without it the random stream is as before
@@ -191,6 +196,7 @@ def keras_layers(spec: Augmentation, seed: int | None) -> list[layers.Layer]:
     | ``width_shift_range``    | ``RandomTranslation(height_shift, width_shift)``: fractions    |
     | ``shear_range``          | ``RandomShear(x_factor=tan(angle))``: a shear coefficient      |
     | ``zoom_range=0.2``       | ``RandomZoom(0.2, 0.2)``: height and width drawn independently |
+    | (``zoom_keep_aspect``)   | ``RandomZoom(0.2)``: one factor, as the later editions' layers   |
     """
     geometric = {"fill_mode": spec.fill_mode, "interpolation": spec.interpolation}
     result: list[layers.Layer] = []
@@ -224,7 +230,13 @@ def keras_layers(spec: Augmentation, seed: int | None) -> list[layers.Layer]:
         )
     if spec.zoom:
         result.append(
-            layers.RandomZoom(spec.zoom, spec.zoom, seed=layer_seed(seed, "zoom"), name="zoom", **geometric)
+            layers.RandomZoom(
+                spec.zoom,
+                None if spec.zoom_keep_aspect else spec.zoom,  # None: the height's factor for both
+                seed=layer_seed(seed, "zoom"),
+                name="zoom",
+                **geometric,
+            )
         )
     return result
 

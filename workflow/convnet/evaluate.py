@@ -14,22 +14,27 @@ from .cache import load_image_set
 from .errors import DataError
 from .files import atomic_write_table, atomic_write_text
 from .metrics import class_probabilities, classification_metrics
-from .records import CHECKPOINTS, prediction_columns
+from .records import CHECKPOINTS, TTA_SUFFIX, prediction_columns
 
 log = logging.getLogger(__name__)
 
 
-def predict(model_path: Path, images, batch_size: int) -> np.ndarray:
-    """(images, classes) probabilities of a saved model; ``images`` (a cache's, on disk, or an
-    array) are read ``batch_size`` at a time."""
+def load_saved_model(model_path: Path) -> keras.Model:
     try:
-        model = keras.models.load_model(model_path, compile=False)
+        return keras.models.load_model(model_path, compile=False)
     except (OSError, ValueError) as exc:
         raise DataError(f"{model_path}: cannot be loaded ({exc}); rerun its training") from None
-    outputs = [
-        keras.ops.convert_to_numpy(model.predict_on_batch(images[start : start + batch_size]))
-        for start in range(0, len(images), batch_size)
-    ]
+
+
+def predict(model: keras.Model, images, batch_size: int, mirrored: bool = False) -> np.ndarray:
+    """(images, classes) probabilities of a model; ``images`` (a cache's, on disk, or an array)
+    are read ``batch_size`` at a time; ``mirrored``: each image flipped left to right."""
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        batch = np.asarray(images[start : start + batch_size])
+        if mirrored:
+            batch = batch[:, :, ::-1, :]
+        outputs.append(keras.ops.convert_to_numpy(model.predict_on_batch(batch)))
     return class_probabilities(np.concatenate(outputs))
 
 
@@ -41,9 +46,12 @@ def evaluate_experiment(
     metrics_json: Path,
     predictions_csv: Path,
     batch_size: int = 64,
+    test_time_augmentation: bool = False,
 ) -> dict:
     """Metrics of each checkpoint (``last``, ``best``) on the test split, plus every prediction
-    (``records.prediction_columns``)."""
+    (``records.prediction_columns``); with ``test_time_augmentation`` also those of the mean of
+    each image's and its mirror's probabilities (``last_tta``, ``best_tta``), in the same read of
+    the test set."""
     keras.config.set_dtype_policy("float32")
     test = load_image_set(test_cache)
     result = {
@@ -54,16 +62,24 @@ def evaluate_experiment(
         "positive_class": test.classes[1] if len(test.classes) == 2 else None,
     }
     probabilities = {}
+    if test_time_augmentation:
+        result["test_time_augmentation"] = "mean of the image and its horizontal mirror"
     for checkpoint in CHECKPOINTS:
-        probabilities[checkpoint] = predict(models[checkpoint], test.images, batch_size)
-        result[checkpoint] = classification_metrics(test.labels, probabilities[checkpoint], test.classes)
-        log.info(
-            "%s seed %s %s: %s",
-            name,
-            seed,
-            checkpoint,
-            {k: v for k, v in result[checkpoint].items() if not isinstance(v, (list, dict))},
-        )
+        model = load_saved_model(models[checkpoint])
+        probabilities[checkpoint] = predict(model, test.images, batch_size)
+        scored = {checkpoint: probabilities[checkpoint]}
+        if test_time_augmentation:
+            mirrored = predict(model, test.images, batch_size, mirrored=True)
+            scored[checkpoint + TTA_SUFFIX] = (probabilities[checkpoint] + mirrored) / 2
+        for key, values in scored.items():
+            result[key] = classification_metrics(test.labels, values, test.classes)
+            log.info(
+                "%s seed %s %s: %s",
+                name,
+                seed,
+                key,
+                {k: v for k, v in result[key].items() if not isinstance(v, (list, dict))},
+            )
     atomic_write_text(metrics_json, json.dumps(result, indent=2) + "\n")
     two = len(test.classes) == 2
 

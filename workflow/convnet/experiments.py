@@ -35,7 +35,7 @@ def with_augmentation_defaults(spec: dict | None) -> dict | None:
 
 
 # Groups of experiments that are off by default: each adds its ``experiments`` when ``enabled``.
-OPTIONAL_GROUPS = ("pretrained", "course")
+OPTIONAL_GROUPS = ("pretrained", "course", "beyond")
 
 
 def _experiments(config: dict) -> dict:
@@ -84,12 +84,24 @@ def experiment_seeds(config: dict, name: str) -> list[int]:
     return [int(seed) for seed in experiment_settings(config, name)["seeds"]]
 
 
+# Experiment settings that only the test-set evaluation reads: changing one reruns no training.
+EVALUATION_KEYS = ("test_time_augmentation",)
+
+
 def model_settings(config: dict, name: str) -> dict:
-    """The experiment's settings without its list of seeds: what every run of it shares, so adding
-    a seed changes nothing that the existing runs (or the model check they wait for) depend on."""
+    """The experiment's settings without its list of seeds and its evaluation settings: what every
+    run of it shares, so adding a seed (or test-time augmentation) changes nothing that the
+    existing runs (or the model check they wait for) depend on."""
     settings = experiment_settings(config, name)
-    del settings["seeds"]
+    for key in ("seeds", *EVALUATION_KEYS):
+        settings.pop(key, None)
     return settings
+
+
+def evaluation_settings(config: dict, name: str) -> dict:
+    """What the evaluation of ``name``'s runs reads (``EVALUATION_KEYS``; absent: off)."""
+    settings = experiment_settings(config, name)
+    return {key: settings.get(key) or False for key in EVALUATION_KEYS}
 
 
 # What shapes an experiment's model (and the model-summary check), as opposed to how it trains:
@@ -105,6 +117,12 @@ def check_experiments(config: dict) -> None:
     weights = (config.get("pretrained") or {}).get("weights") or {}
     for name in names:
         settings = experiment_settings(config, name)
+        warmup = settings.get("warmup_epochs") or 0
+        if settings.get("learning_rate_schedule") == "cosine" and warmup >= settings["epochs"]:
+            raise ConfigError(
+                f"experiments.{name}.warmup_epochs {warmup} leaves none of its {settings['epochs']} epochs "
+                "for the cosine decay: lower warmup_epochs or raise epochs"
+            )
         base = settings.get("base")
         if base and base["name"] not in weights:
             raise ConfigError(
@@ -137,7 +155,8 @@ def architecture_settings(config: dict, name: str) -> dict:
     """The settings ``model_summary`` builds and checks the model from: changing the learning rate
     or the number of epochs does not rerun the check."""
     settings = experiment_settings(config, name)
-    return {key: settings[key] for key in ARCHITECTURE_KEYS}
+    # a key the config leaves out (the residual family's) takes the dataclass's default
+    return {key: settings[key] for key in ARCHITECTURE_KEYS if key in settings}
 
 
 def run_settings(config: dict, name: str, seed: int) -> dict:

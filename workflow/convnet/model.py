@@ -60,11 +60,61 @@ def make_model(
         x = layers.Conv2D(filters, 3, activation="relu", name=f"conv{block}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
     x = layers.Flatten(name="flatten")(x)
+    return keras.Model(inputs, classifier(x, num_classes, dense_units, dropout, seed), name=name)
+
+
+def classifier(x, num_classes: int, dense_units: int, dropout: float, seed: int | None):
+    """What follows the convolutions: Dropout, Dense relu (none with ``dense_units=0``), the head."""
     if dropout:
         x = layers.Dropout(dropout, seed=layer_seed(seed, "dropout"), name="dropout")(x)
     if dense_units:  # 0: the head right after the dropout (no hidden layer)
         x = layers.Dense(dense_units, activation="relu", name="dense")(x)
-    return keras.Model(inputs, head(num_classes)(x), name=name)
+    return head(num_classes)(x)
+
+
+def make_residual_model(
+    input_shape: tuple[int, int, int],
+    num_classes: int = 2,
+    conv_filters=(32, 64, 128, 256, 512),
+    stem_filters: int = 32,
+    stem_kernel: int = 5,
+    stem_stride: int = 1,
+    separable: bool = True,
+    convs_per_block: int = 2,
+    dense_units: int = 0,
+    dropout: float = 0.5,
+    augmentation: Augmentation | None = None,
+    seed: int | None = None,
+    name: str = "residual_convnet",
+) -> keras.Model:
+    """The 2nd and 3rd editions' "mini-Xception" family (Deep Learning with Python, 2nd ed. 9.3):
+    rescaling and augmentation, a stem convolution, then per block ``convs_per_block`` times
+    BatchNormalization, ReLU and a 3x3 convolution (depthwise separable with ``separable``),
+    MaxPooling2D(3, strides=2), plus a strided 1x1 convolution of the block's input (the
+    shortcut); global average pooling and the classifier of ``make_model``. As in the book's
+    text, no convolution has a bias (the batch normalization after it has one); with the
+    defaults at 180x180: its 721,857 parameters."""
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for layer in augmentation_layers(augmentation, seed):
+        x = layer(x)
+    x = layers.Rescaling(1.0 / 255, name="rescale")(x)
+    if stem_filters:
+        x = layers.Conv2D(stem_filters, stem_kernel, strides=stem_stride, use_bias=False, name="stem")(x)
+    convolution = layers.SeparableConv2D if separable else layers.Conv2D
+    for block, filters in enumerate(conv_filters, start=1):
+        shortcut = x
+        for index in range(1, convs_per_block + 1):
+            x = layers.BatchNormalization(name=f"block{block}_norm{index}")(x)
+            x = layers.Activation("relu", name=f"block{block}_relu{index}")(x)
+            x = convolution(filters, 3, padding="same", use_bias=False, name=f"block{block}_conv{index}")(x)
+        x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"block{block}_pool")(x)
+        shortcut = layers.Conv2D(
+            filters, 1, strides=2, padding="same", use_bias=False, name=f"block{block}_shortcut"
+        )(shortcut)
+        x = layers.Add(name=f"block{block}_add")([x, shortcut])
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(inputs, classifier(x, num_classes, dense_units, dropout, seed), name=name)
 
 
 def smallest_image_size(blocks: int) -> int:
@@ -155,6 +205,21 @@ def model_from_settings(
             seed=settings.seed,
             weights=str(base_weights) if base_weights else None,
             experiment=experiment,
+        )
+    if settings.architecture == "residual":
+        return make_residual_model(
+            (height, width, 3),
+            settings.num_classes,
+            conv_filters=settings.conv_filters,
+            stem_filters=settings.stem_filters,
+            stem_kernel=settings.stem_kernel,
+            stem_stride=settings.stem_stride,
+            separable=settings.separable,
+            convs_per_block=settings.convs_per_block,
+            dense_units=settings.dense_units,
+            dropout=settings.dropout,
+            augmentation=settings.augmentation,
+            seed=settings.seed,
         )
     blocks = len(settings.conv_filters)
     if min(height, width) < smallest_image_size(blocks):

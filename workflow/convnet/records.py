@@ -16,6 +16,9 @@ from .errors import DataError
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
 # results/metrics/{experiment}/seed{N}.json holds these for each checkpoint of the run
 CHECKPOINTS = ("last", "best")
+# with test-time augmentation, "<checkpoint>_tta" beside each: the metrics of the mean probability of
+# each image and its mirror (reported next to the checkpoint's own, never in their place)
+TTA_SUFFIX = "_tta"
 # precision and recall: of the second class with two classes, None with more (see macro_f1 and the
 # per-class scores in the JSON); roc_auc: one-vs-rest, averaged over classes, with more
 METRIC_NAMES = ["loss", "accuracy", "balanced_accuracy", "precision", "recall", "macro_f1", "roc_auc"]

@@ -27,6 +27,9 @@ class Augmentation:
     height_shift: float = 0.0
     shear_radians: float = 0.0  # the config gives shear_radians or shear_degrees
     zoom: float = 0.0
+    # false: height and width zoomed independently (ImageDataGenerator's zoom_range); true: by one
+    # factor (Keras's RandomZoom(zoom), as the 2nd and 3rd editions' mini-Xception)
+    zoom_keep_aspect: bool = False
     fill_mode: str = "nearest"
 
     @classmethod
@@ -92,9 +95,18 @@ class ModelSettings:
     seed of a run's random layers (None for the model check, built before any run)."""
 
     image_size: tuple[int, int]
-    conv_filters: tuple[int, ...]
-    dense_units: int  # 0: no hidden dense layer (Flatten, Dropout, then the head)
+    # convnet: the book's Conv2D/MaxPooling2D blocks and Flatten; residual: blocks with batch
+    # normalization and a shortcut, then global average pooling (the 2nd/3rd editions' mini-Xception)
+    architecture: str = "convnet"
+    conv_filters: tuple[int, ...]  # each block's filters
+    dense_units: int  # 0: no hidden dense layer (Flatten or pooling, Dropout, then the head)
     dropout: float
+    # residual only: the first convolution (0 filters: none) and each block's convolutions
+    stem_filters: int = 32
+    stem_kernel: int = 5
+    stem_stride: int = 1
+    separable: bool = False  # depthwise separable convolutions in the blocks (Xception's)
+    convs_per_block: int = 2
     augmentation: Augmentation | None = None
     expect: Expect | None = None
     base: Base | None = None
@@ -132,7 +144,13 @@ class RunSettings(ModelSettings):
     """One run: its model, and how it trains."""
 
     learning_rate: float
-    optimizer: str = "rmsprop"  # rmsprop (the book's) or adam
+    optimizer: str = "rmsprop"  # rmsprop (the book's), adam, adamw or sgd (Nesterov momentum 0.9)
+    weight_decay: float = 0.0  # decoupled, as AdamW's; Keras 3 applies it with every optimizer
+    # constant, or cosine: linear warm-up from 0 over warmup_epochs, then cosine decay to 0
+    learning_rate_schedule: str = "constant"
+    warmup_epochs: float = 0.0
+    label_smoothing: float = 0.0
+    ema: float = 0.0  # momentum of an exponential moving average of the weights (0: none)
     batch_size: int
     epochs: int
     precision: str

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .errors import DataError
 from .files import atomic_write_table
-from .records import CHECKPOINTS, METRIC_NAMES, SUMMARY_COLUMNS, TABLE_COLUMNS, read_metrics
+from .records import CHECKPOINTS, METRIC_NAMES, SUMMARY_COLUMNS, TABLE_COLUMNS, TTA_SUFFIX, read_metrics
 
 
 def run_rows(metric_files: list[Path]) -> list[dict]:
@@ -16,7 +16,10 @@ def run_rows(metric_files: list[Path]) -> list[dict]:
     rows = []
     for path in metric_files:
         result = read_metrics(path)
-        for checkpoint in CHECKPOINTS:
+        # each checkpoint, and beside it its test-time-augmented metrics where the run has them
+        for checkpoint in (c + suffix for c in CHECKPOINTS for suffix in ("", TTA_SUFFIX)):
+            if checkpoint not in result:
+                continue
             values = result[checkpoint]
             rows.append(
                 {

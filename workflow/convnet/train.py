@@ -231,7 +231,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         if val_loss is not None and (state["best_val_loss"] is None or val_loss < state["best_val_loss"]):
             state.update(best_val_loss=val_loss, best_epoch=epoch + 1, best=f"best-{epoch + 1}.npz")
             with atomic_path(self.folder / state["best"]) as tmp:
-                np.savez(tmp, *self.model.get_weights())
+                np.savez(tmp, *averaged_weights(self.model))  # what was validated
         write_history(self.folder / "history.csv", self.history)
         if self.state_path.exists():
             # the epoch before stays restorable: should this one's files turn out damaged
@@ -269,22 +269,123 @@ def start_from(model: keras.Model, init_model: Path, name: str, init_from: str |
     log.info("starting from %s (experiment %s)", init_model, init_from)
 
 
-def make_optimizer(settings: RunSettings) -> keras.optimizers.Optimizer:
-    """``optimizer``: RMSprop (the book's, with ``rmsprop_epsilon``) or Adam (Keras's defaults,
-    which are TensorFlow 2.4's: beta 0.9 and 0.999, epsilon 1e-7)."""
+def learning_rate(settings: RunSettings, steps_per_epoch: int | None):
+    """``learning_rate`` as ``learning_rate_schedule`` says: constant, or cosine (a linear warm-up
+    from 0 over ``warmup_epochs``, then a cosine decay to 0 at the last step). A schedule is a
+    function of the optimizer's step count, which the checkpoint keeps: a resumed run goes on
+    where it stopped. ``steps_per_epoch`` None: constant (an inference model's optimizer)."""
+    if settings.learning_rate_schedule == "constant" or steps_per_epoch is None:
+        return settings.learning_rate
+    warmup = round(settings.warmup_epochs * steps_per_epoch)
+    total = settings.epochs * steps_per_epoch
+    if warmup >= total:
+        raise ConfigError(
+            f"warmup_epochs {settings.warmup_epochs} leaves no epoch for the cosine decay of "
+            f"{settings.epochs} epochs: lower warmup_epochs"
+        )
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup else settings.learning_rate,
+        decay_steps=total - warmup,
+        alpha=0.0,
+        warmup_target=settings.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def make_optimizer(settings: RunSettings, steps_per_epoch: int | None = None) -> keras.optimizers.Optimizer:
+    """``optimizer``: RMSprop (the book's, with ``rmsprop_epsilon``), Adam or AdamW (Keras's
+    defaults, which are TensorFlow 2.4's: beta 0.9 and 0.999, epsilon 1e-7), or SGD with Nesterov
+    momentum 0.9; ``weight_decay`` (decoupled, any optimizer), ``ema`` (a moving average of the
+    weights, kept by the optimizer and so in every checkpoint)."""
+    common = {
+        "learning_rate": learning_rate(settings, steps_per_epoch),
+        "weight_decay": settings.weight_decay or None,
+        "use_ema": bool(settings.ema),
+        "ema_momentum": settings.ema or 0.99,
+    }
     if settings.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=settings.learning_rate)
-    return keras.optimizers.RMSprop(learning_rate=settings.learning_rate, epsilon=settings.rmsprop_epsilon)
+        return keras.optimizers.Adam(**common)
+    if settings.optimizer == "adamw":
+        return keras.optimizers.AdamW(**{**common, "weight_decay": settings.weight_decay})
+    if settings.optimizer == "sgd":
+        return keras.optimizers.SGD(momentum=0.9, nesterov=True, **common)
+    return keras.optimizers.RMSprop(epsilon=settings.rmsprop_epsilon, **common)
 
 
-def compile_model(model: keras.Model, settings: RunSettings | dict) -> keras.Model:
+@keras.saving.register_keras_serializable(package="convnet")
+class SmoothedSparseCategoricalCrossentropy(keras.losses.Loss):
+    """Categorical cross-entropy of class indices with label smoothing, which Keras's sparse loss
+    lacks: the one-hot target becomes (1 - s) one-hot + s / k."""
+
+    def __init__(self, num_classes: int, label_smoothing: float, name="smoothed_sparse_crossentropy", **kw):
+        super().__init__(name=name, **kw)
+        self.num_classes = int(num_classes)
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        target = keras.ops.one_hot(
+            keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,)), self.num_classes
+        )
+        return keras.losses.categorical_crossentropy(target, y_pred, label_smoothing=self.label_smoothing)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "label_smoothing": self.label_smoothing,
+        }
+
+
+def make_loss(settings: RunSettings):
+    """``loss_name``'s loss, with ``label_smoothing`` when it is set."""
+    if not settings.label_smoothing:
+        return loss_name(settings.num_classes)
+    if settings.num_classes == 2:
+        return keras.losses.BinaryCrossentropy(label_smoothing=settings.label_smoothing)
+    return SmoothedSparseCategoricalCrossentropy(settings.num_classes, settings.label_smoothing)
+
+
+def compile_model(
+    model: keras.Model, settings: RunSettings | dict, steps_per_epoch: int | None = None
+) -> keras.Model:
     settings = RunSettings.of(settings)
     model.compile(
-        optimizer=make_optimizer(settings),
-        loss=loss_name(settings.num_classes),
+        optimizer=make_optimizer(settings, steps_per_epoch),
+        loss=make_loss(settings),
         metrics=["accuracy"],
     )
     return model
+
+
+def averaged_weights(model: keras.Model) -> list[np.ndarray]:
+    """``model.get_weights()`` with each trainable weight replaced by its moving average (``ema``;
+    the others, e.g. batch normalization's statistics, as they are). Keras's own EMA callbacks
+    pair them the same way."""
+    optimizer = model.optimizer
+    if not getattr(optimizer, "use_ema", False):
+        return model.get_weights()
+    averages = {
+        id(variable): keras.ops.convert_to_numpy(average)
+        for variable, average in zip(
+            optimizer._trainable_variables, optimizer._model_variables_moving_average
+        )
+    }
+    return [
+        averages.get(id(weight)) if id(weight) in averages else keras.ops.convert_to_numpy(weight)
+        for weight in model.weights
+    ]
+
+
+class ValidateAveragedWeights(keras.callbacks.Callback):
+    """With ``ema``: validation sees the averaged weights (what is saved), training the raw ones."""
+
+    def on_test_begin(self, logs=None):
+        self._raw = [keras.ops.convert_to_numpy(weight) for weight in self.model.weights]
+        self.model.set_weights(averaged_weights(self.model))
+
+    def on_test_end(self, logs=None):
+        self.model.set_weights(self._raw)
+        del self._raw
 
 
 def save_portable(
@@ -379,7 +480,8 @@ def train_experiment(
             ", ".join(f"{c} {w:.3f}" for c, w in zip(train.classes, weights)),
         )
 
-    model = compile_model(model_from_settings(settings, name, base_weights), settings)
+    steps_per_epoch = settings.steps_per_epoch or math.ceil(len(train) / settings.batch_size)
+    model = compile_model(model_from_settings(settings, name, base_weights), settings, steps_per_epoch)
     # a checkpoint resumes only on the same settings, pixels, base weights and starting model
     starts = [sha256_of_file(path)[0] for path in (base_weights, init_model) if path is not None]
     run_id = fingerprint(settings.as_dict(), precision, data_fingerprint(train, validation), *starts)
@@ -389,6 +491,8 @@ def train_experiment(
         start_from(model, init_model, name, settings.init_from)
     epochs = settings.epochs
     callbacks = [StopOnNaN(name), checkpoint, EpochLog(epochs), *(extra_callbacks or [])]
+    if settings.ema:
+        callbacks.insert(0, ValidateAveragedWeights())
     if tensorboard_dir is not None and keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
     if initial_epoch < epochs:
@@ -430,7 +534,9 @@ def train_experiment(
         },
         project,
     )
-    save_portable(model.get_weights(), settings, last_model, dict(card, checkpoint="last"))
+    # with ema the averaged weights (after fit Keras has put them in the model already; a run
+    # resumed after its last epoch has not)
+    save_portable(averaged_weights(model), settings, last_model, dict(card, checkpoint="last"))
     save_portable(checkpoint.best_weights(), settings, best_model, dict(card, checkpoint="best"))
     write_history(history_csv, history)
     if run_card is not None:

@@ -97,6 +97,7 @@ from convnet.experiments import (
     experiment_seeds,
     architecture_settings,
     check_experiments,
+    evaluation_settings,
     model_settings,
     run_settings,
     runs,
@@ -223,6 +224,11 @@ def architecture_params(wildcards):
 def run_params(wildcards):
     """The settings of one run: its experiment's, with the run's own seed."""
     return run_settings(config, wildcards.experiment, int(wildcards.seed))
+
+
+def evaluation_params(wildcards):
+    """What the test-set evaluation of the job's experiment reads (test-time augmentation)."""
+    return evaluation_settings(config, wildcards.experiment)
 
 
 def seeds_of_experiment(pattern):

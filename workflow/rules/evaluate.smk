@@ -21,6 +21,8 @@ rule evaluate:
         gpu=1,
         mem_mb=4000,
         runtime=30,
+    params:
+        settings=evaluation_params,
     script:
         "../scripts/evaluate.py"
 

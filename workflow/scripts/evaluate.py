@@ -21,6 +21,7 @@ def main(sm) -> None:
         Path(sm.input.test),
         Path(sm.output.metrics),
         Path(sm.output.predictions),
+        test_time_augmentation=sm.params.settings["test_time_augmentation"],
     )
 
 

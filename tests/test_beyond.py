@@ -1,0 +1,279 @@
+"""Beyond the book from scratch (config ``beyond``): the residual model family, the training settings
+of today's recipes (AdamW, SGD, a cosine schedule with warm-up, label smoothing, a moving average of
+the weights) and test-time augmentation at evaluation; each builds, trains, resumes identically and
+evaluates, on tiny data."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+import yaml
+from conftest import ROOT, copy_tiny_workflow
+from synthetic import image_files, write_zip
+from test_train import SIZE, TINY, Preempt, assert_same_run, read_history, run, write_caches
+from test_workflow_data import snakemake
+
+from convnet.augmentation import BookAugmentation, augmentation_layers
+from convnet.cache import load_image_set
+from convnet.evaluate import evaluate_experiment, load_saved_model, predict
+from convnet.experiments import (
+    architecture_settings,
+    check_experiments,
+    evaluation_settings,
+    experiment_names,
+    experiment_settings,
+    run_settings,
+)
+from convnet.metrics import classification_metrics
+from convnet.model import check_summary, model_from_settings, summary_rows
+from convnet.settings import RunSettings
+from convnet.tables import run_rows
+from convnet.train import compile_model, make_loss
+
+CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+ENABLED = dict(CONFIG, beyond=dict(CONFIG["beyond"], enabled=True))
+BEYOND = tuple(CONFIG["beyond"]["experiments"])
+
+# the residual family at the tiny size, with every new training setting on
+RESIDUAL = dict(
+    TINY,
+    architecture="residual",
+    conv_filters=[4, 8],
+    stem_filters=4,
+    stem_kernel=3,
+    dense_units=0,
+    dropout=0.25,
+)
+RECIPE = dict(
+    optimizer="adamw",
+    weight_decay=0.05,
+    learning_rate_schedule="cosine",
+    warmup_epochs=1,
+    label_smoothing=0.1,
+    ema=0.9,
+)
+LAYERS = {
+    "method": "layers",
+    "interpolation": "bilinear",
+    "fill_mode": "reflect",
+    "horizontal_flip": True,
+    "rotation_degrees": 36,
+    "zoom": 0.2,
+    "zoom_keep_aspect": True,
+}
+
+
+@pytest.fixture
+def caches(tmp_path):
+    return write_caches(tmp_path)
+
+
+def test_the_experiments_are_off_by_default_and_one_switch_adds_them():
+    assert experiment_names(CONFIG) == ["baseline", "augmented"]
+    assert experiment_names(ENABLED) == ["baseline", "augmented", *BEYOND]
+    assert "xception_small" in BEYOND and "from_scratch_best" in BEYOND
+
+
+def test_xception_small_is_the_books_mini_xception_with_its_721857_parameters():
+    settings = experiment_settings(ENABLED, "xception_small")
+    model = model_from_settings(settings)
+    assert model.count_params() == 721_857
+    check_summary(summary_rows(model), settings["expect"], "xception_small")  # raises on a difference
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("SeparableConv2D") == 10 and kinds.count("BatchNormalization") == 10
+    assert kinds.count("Add") == 5 and "GlobalAveragePooling2D" in kinds and "Flatten" not in kinds
+    # as in the book's text: no convolution has a bias, batch normalization before each
+    assert all(not layer.use_bias for layer in model.layers if "Conv" in type(layer).__name__)
+    assert model.input.shape[1:] == (180, 180, 3)
+    assert [layer.name for layer in model.layers][-3:] == ["pool", "dropout", "probability"]
+
+
+def test_every_beyond_experiment_builds_and_passes_its_check():
+    for name in BEYOND:
+        settings = experiment_settings(ENABLED, name)
+        check_summary(summary_rows(model_from_settings(settings)), settings["expect"], name)
+
+
+def test_standard_convolutions_and_a_strided_stem_are_settings():
+    model = model_from_settings(
+        dict(RESIDUAL, separable=False, stem_stride=2, convs_per_block=3, dense_units=16, num_classes=5)
+    )
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert "SeparableConv2D" not in kinds and kinds.count("Conv2D") == 1 + 2 * 3 + 2
+    assert model.get_layer("stem").output.shape[1] == (SIZE - 3) // 2 + 1
+    assert model.get_layer("block2_add").output.shape[1:] == (6, 6, 8)
+    assert model.output.shape[1:] == (5,) and model.get_layer("dense").units == 16
+
+
+def test_residual_keys_change_the_model_check_and_the_book_experiments_stay_as_they_were():
+    book = architecture_settings(CONFIG, "augmented")
+    assert "architecture" not in book and "separable" not in book  # no rerun of the book's runs
+    assert architecture_settings(ENABLED, "xception_small")["separable"] is True
+    assert "test_time_augmentation" not in run_settings(ENABLED, "from_scratch_best", 1)
+
+
+def test_the_optimizers_take_weight_decay_and_sgd_has_nesterov_momentum():
+    model = model_from_settings(RESIDUAL)
+    adamw = compile_model(model, dict(RESIDUAL, optimizer="adamw", weight_decay=0.05)).optimizer
+    assert isinstance(adamw, keras.optimizers.AdamW) and adamw.weight_decay == pytest.approx(0.05)
+    sgd = compile_model(model, dict(RESIDUAL, optimizer="sgd", weight_decay=5e-4)).optimizer
+    assert isinstance(sgd, keras.optimizers.SGD) and sgd.nesterov and sgd.momentum == pytest.approx(0.9)
+    assert sgd.weight_decay == pytest.approx(5e-4)
+    rmsprop = compile_model(model, RESIDUAL).optimizer
+    assert isinstance(rmsprop, keras.optimizers.RMSprop) and rmsprop.weight_decay is None
+    assert not rmsprop.use_ema
+
+
+def test_the_cosine_schedule_warms_up_linearly_then_decays_to_zero():
+    settings = dict(RESIDUAL, epochs=10, learning_rate=0.01, learning_rate_schedule="cosine", warmup_epochs=2)
+    schedule = compile_model(
+        model_from_settings(RESIDUAL), settings, steps_per_epoch=5
+    ).optimizer._learning_rate
+    rates = [float(schedule(step)) for step in (0, 5, 10, 30, 50)]
+    assert rates[0] == pytest.approx(0.0) and rates[1] == pytest.approx(0.005)
+    assert rates[2] == pytest.approx(0.01)  # the end of the warm-up: the peak
+    assert rates[3] == pytest.approx(0.01 * 0.5 * (1 + math.cos(math.pi * 20 / 40)))
+    assert rates[4] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_warm_up_as_long_as_the_run_is_a_clear_error():
+    settings = dict(RESIDUAL, epochs=2, learning_rate_schedule="cosine", warmup_epochs=2)
+    with pytest.raises(Exception, match="warmup_epochs 2 leaves no epoch"):
+        compile_model(model_from_settings(RESIDUAL), settings, steps_per_epoch=5)
+
+
+@pytest.mark.parametrize("num_classes", [2, 4])
+def test_label_smoothing_moves_the_target_towards_uniform(num_classes):
+    loss = make_loss(RunSettings.of(dict(RESIDUAL, label_smoothing=0.2, num_classes=num_classes)))
+    if num_classes == 2:
+        p = np.array([[0.9], [0.3]], "float32")
+        value = float(loss(np.array([[1.0], [0.0]], "float32"), p))
+        targets = np.array([0.9, 0.1])  # 1 -> 1 - s/2, 0 -> s/2
+        expected = -np.mean(targets * np.log(p[:, 0]) + (1 - targets) * np.log(1 - p[:, 0]))
+    else:
+        p = np.array([[0.7, 0.1, 0.1, 0.1], [0.25, 0.25, 0.4, 0.1]], "float32")
+        labels = np.array([0, 2])
+        value = float(loss(labels.astype("float32"), p))
+        targets = np.full((2, 4), 0.2 / 4)
+        targets[[0, 1], labels] += 0.8
+        expected = -np.mean(np.sum(targets * np.log(p), axis=1))
+    assert value == pytest.approx(expected, rel=1e-5)
+
+
+def test_one_zoom_factor_keeps_the_aspect_ratio_in_both_methods():
+    layer = BookAugmentation(zoom=0.2, zoom_keep_aspect=True, seed=3)
+    drawn = layer.random_parameters(64)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(drawn["zx"]), keras.ops.convert_to_numpy(drawn["zy"])
+    )
+    assert float(keras.ops.max(keras.ops.abs(drawn["zx"] - 1.0))) > 0.1
+    independent = BookAugmentation(zoom=0.2, seed=3).random_parameters(64)
+    assert not np.array_equal(
+        keras.ops.convert_to_numpy(independent["zx"]), keras.ops.convert_to_numpy(independent["zy"])
+    )
+    (zoom,) = augmentation_layers({"method": "layers", "zoom": 0.2, "zoom_keep_aspect": True}, seed=1)
+    assert zoom.height_factor == 0.2 and zoom.width_factor is None
+
+
+def test_the_recipe_trains_and_its_saved_models_are_the_averaged_weights_it_validated(tmp_path, caches):
+    settings = dict(RESIDUAL, **RECIPE, augmentation=LAYERS, epochs=3)
+    out, history = run(tmp_path, caches, settings)
+    rows = read_history(out / "tiny.csv")
+    # warm-up over epoch 1 (4 steps of 16), then the cosine decay: the rate logged after each epoch
+    rates = [float(row["learning_rate"]) for row in rows]
+    assert (
+        rates[0] == pytest.approx(1e-3) and rates[1] == pytest.approx(5e-4) and rates[2] == pytest.approx(0)
+    )
+    validation = load_image_set(caches[1])
+    for name, val_loss in (
+        ("tiny.h5", rows[-1]["val_loss"]),
+        ("tiny_best.h5", min(r["val_loss"] for r in rows)),
+    ):
+        model = keras.models.load_model(out / name, compile=False)
+        compile_model(model, settings)
+        loss, _ = model.evaluate(validation.images, validation.labels, batch_size=16, verbose=0)
+        assert loss == pytest.approx(float(val_loss), rel=1e-4), name
+    card = json.loads((out / "tiny.json").read_text()) if (out / "tiny.json").exists() else None
+    assert card is None  # (the run card is the workflow's: test_the_workflow_runs_them_on_tiny_data)
+
+
+@pytest.mark.parametrize("stop_after", [1, 2])
+def test_a_resumed_run_of_the_recipe_equals_an_uninterrupted_one(tmp_path, caches, stop_after):
+    """Schedule position, moving averages, augmentation and dropout state all come back."""
+    settings = dict(RESIDUAL, **RECIPE, augmentation=LAYERS, epochs=3)
+    straight, _ = run(tmp_path, caches, settings, tag="straight")
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, caches, settings, tag="resumed", extra_callbacks=[Preempt(stop_after)])
+    resumed, history = run(tmp_path, caches, settings, tag="resumed")
+    assert [int(row["epoch"]) for row in history] == [1, 2, 3]
+    assert_same_run(straight, resumed)
+
+
+def test_test_time_augmentation_is_reported_beside_the_plain_numbers(tmp_path, caches):
+    out, _ = run(tmp_path, caches, dict(RESIDUAL, epochs=1))
+    models = {"last": out / "tiny.h5", "best": out / "tiny_best.h5"}
+    plain = evaluate_experiment("tiny", 3, models, caches[1], tmp_path / "plain.json", tmp_path / "p.csv")
+    tta = evaluate_experiment(
+        "tiny", 3, models, caches[1], tmp_path / "tta.json", tmp_path / "t.csv", test_time_augmentation=True
+    )
+    for checkpoint in ("last", "best"):
+        assert tta[checkpoint] == plain[checkpoint]  # never in place of the plain number
+    validation = load_image_set(caches[1])
+    model = load_saved_model(out / "tiny.h5")
+    images = validation.images[0 : len(validation)]
+    mean = (predict(model, images, 8) + predict(model, images[:, :, ::-1], 8)) / 2
+    assert tta["last_tta"] == classification_metrics(validation.labels, mean, validation.classes)
+    assert "last_tta" not in plain
+    assert (tmp_path / "p.csv").read_bytes() == (tmp_path / "t.csv").read_bytes()
+    checkpoints = [row["checkpoint"] for row in run_rows([tmp_path / "tta.json"])]
+    assert checkpoints == ["last", "last_tta", "best", "best_tta"]
+
+
+def test_a_warm_up_as_long_as_the_run_is_refused_when_the_config_is_read():
+    config = dict(
+        ENABLED, beyond={"enabled": True, "experiments": {"short": dict(RECIPE, epochs=3, warmup_epochs=3)}}
+    )
+    with pytest.raises(Exception, match="experiments.short.warmup_epochs 3 leaves none of its 3 epochs"):
+        check_experiments(config)
+
+
+def test_test_time_augmentation_is_an_evaluation_setting():
+    assert evaluation_settings(CONFIG, "augmented") == {"test_time_augmentation": False}
+    assert evaluation_settings(ENABLED, "from_scratch_best") == {"test_time_augmentation": True}
+
+
+@pytest.mark.slow
+def test_the_workflow_runs_them_on_tiny_data(tmp_path):
+    copy_tiny_workflow(tmp_path)
+    write_zip(tmp_path / "pets.zip", image_files("kaggle", 30))
+    # the expected counts are at full size; the tiny images are 46x46
+    tiny = "{image_size: [46, 46], expect: null, epochs: 2, warmup_epochs: 1, conv_filters: [4, 8], stem_filters: 4}"
+    targets = [
+        f"results/{kind}/{name}/seed1{suffix}"
+        for name in BEYOND
+        for kind, suffix in (("metrics", ".json"), ("plots", "_confusion.png"))
+    ] + ["results/metrics/test_metrics.csv"]
+    experiments = ", ".join(f"{name}: {tiny}" for name in BEYOND)
+    snakemake(
+        tmp_path,
+        *targets,
+        "--configfile",
+        "tests/tiny-config.yaml",
+        "--config",
+        "data={path: pets.zip}",
+        f"beyond={{enabled: true, experiments: {{{experiments}}}}}",
+    )
+    for target in targets:
+        assert (tmp_path / target).is_file(), target
+    card = yaml.safe_load((tmp_path / "results/models/from_scratch_best/seed1.json").read_text())
+    best = experiment_settings(ENABLED, "from_scratch_best")
+    for key in ("architecture", "optimizer", "learning_rate_schedule", "label_smoothing", "ema"):
+        assert card["settings"][key] == best[key], key
+    metrics = json.loads((tmp_path / "results/metrics/from_scratch_best/seed1.json").read_text())
+    assert {"last", "best", "last_tta", "best_tta"} <= set(metrics)
+    table = (tmp_path / "results/metrics/test_metrics.csv").read_text()
+    assert "from_scratch_best,1,last_tta," in table and "xception_small,1,last_tta," not in table
