@@ -634,6 +634,8 @@ RUNS = {
     "plot_errors",
 }
 DATA = {"split_data", "cache_images", *RUNS}
+# what reads a run's test-set metrics and predictions (not its training)
+EVALUATION = RUNS - {"train", "plot_history"}
 MODEL = {"model_summary", *RUNS}
 NOTHING: set[str] = set()
 EXPECTED_RERUNS: dict[str, tuple[set[str], str]] = {
@@ -663,6 +665,12 @@ EXPECTED_RERUNS: dict[str, tuple[set[str], str]] = {
     "experiment_defaults.learning_rate": (RUNS, "both"),
     "experiment_defaults.rmsprop_epsilon (baseline sets its own)": (RUNS, "augmented"),
     "experiment_defaults.optimizer": (RUNS, "both"),
+    "experiment_defaults.weight_decay": (RUNS, "both"),
+    "experiment_defaults.learning_rate_schedule": (RUNS, "both"),
+    "experiment_defaults.label_smoothing": (RUNS, "both"),
+    "experiment_defaults.ema": (RUNS, "both"),
+    "experiment_defaults.architecture": (MODEL, "both"),
+    "experiment_defaults.test_time_augmentation": (EVALUATION, "none"),
     "experiment_defaults.batch_size (augmented sets its own)": (RUNS, "baseline"),
     "experiment_defaults.steps_per_epoch (augmented sets its own)": (RUNS, "baseline"),
     "experiment_defaults.precision": (RUNS, "both"),
@@ -678,6 +686,7 @@ EXPECTED_RERUNS: dict[str, tuple[set[str], str]] = {
     "experiments.augmented.augmentation.width_shift": (MODEL, "augmented"),
     "experiments.augmented.augmentation.shear_radians": (MODEL, "augmented"),
     "experiments.augmented.augmentation.zoom": (MODEL, "augmented"),
+    "experiments.augmented.augmentation.zoom_keep_aspect": (MODEL, "augmented"),
     "experiments.augmented.augmentation.horizontal_flip": (MODEL, "augmented"),
     "experiments.augmented.augmentation.vertical_flip": (MODEL, "augmented"),
     "experiments.augmented.augmentation.fill_mode": (MODEL, "augmented"),
@@ -734,6 +743,12 @@ def _changes(url: str, digest: str) -> dict[str, list[str]]:
         "experiment_defaults.learning_rate": defaults("learning_rate: 2.0e-3"),
         "experiment_defaults.rmsprop_epsilon (baseline sets its own)": defaults("rmsprop_epsilon: 1.0e-7"),
         "experiment_defaults.optimizer": defaults("optimizer: adam"),
+        "experiment_defaults.weight_decay": defaults("weight_decay: 0.01"),
+        "experiment_defaults.learning_rate_schedule": defaults("learning_rate_schedule: cosine"),
+        "experiment_defaults.label_smoothing": defaults("label_smoothing: 0.1"),
+        "experiment_defaults.ema": defaults("ema: 0.9"),
+        "experiment_defaults.architecture": defaults("architecture: residual"),
+        "experiment_defaults.test_time_augmentation": defaults("test_time_augmentation: true"),
         "experiment_defaults.batch_size (augmented sets its own)": defaults("batch_size: 4"),
         "experiment_defaults.steps_per_epoch (augmented sets its own)": defaults("steps_per_epoch: 2"),
         "experiment_defaults.precision": defaults("precision: mixed_bfloat16"),
@@ -764,6 +779,10 @@ def _changes(url: str, digest: str) -> dict[str, list[str]]:
             *augmentation("shear_radians: 0.1"),
         ],
         "experiments.augmented.augmentation.zoom": [f"data={{{data}}}", *augmentation("zoom: 0.1")],
+        "experiments.augmented.augmentation.zoom_keep_aspect": [
+            f"data={{{data}}}",
+            *augmentation("zoom_keep_aspect: true"),
+        ],
         "experiments.augmented.augmentation.vertical_flip": [
             f"data={{{data}}}",
             *augmentation("vertical_flip: true"),
