@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import keras
 import numpy as np
@@ -239,6 +240,33 @@ def test_a_warm_up_as_long_as_the_run_is_refused_when_the_config_is_read():
     )
     with pytest.raises(Exception, match="experiments.short.warmup_epochs 3 leaves none of its 3 epochs"):
         check_experiments(config)
+
+
+def test_an_experiment_based_on_another_changes_only_what_it_names():
+    ablation = yaml.safe_load((ROOT / "config" / "beyond-ablation.yaml").read_text())
+    config = dict(ENABLED, experiments={**CONFIG["experiments"], **ablation["experiments"]})
+    recipe = experiment_settings(config, "from_scratch_best")
+    for name in ablation["experiments"]:
+        variant = experiment_settings(config, name)
+        changed = {key for key in recipe if variant.get(key) != recipe[key]}
+        assert changed <= set(ablation["experiments"][name]) - {"based_on"}, (name, changed)
+        assert "based_on" not in variant
+    assert experiment_settings(config, "ablation_no_ema")["ema"] == 0.0
+    augmentation = experiment_settings(config, "ablation_book_augmentation")["augmentation"]
+    assert augmentation["method"] == "affine" and augmentation["shear_radians"] == 0.2
+
+
+@pytest.mark.parametrize(
+    "experiments, message",
+    [
+        ({"a": {"based_on": "nothing"}}, "experiments.a.based_on is 'nothing', which is not an experiment"),
+        ({"a": {"based_on": "xception_small"}}, "(set beyond.enabled: true)"),
+        ({"a": {"based_on": "b"}, "b": {"based_on": "a"}}, "goes round in a circle: a -> b -> a"),
+    ],
+)
+def test_a_based_on_that_leads_nowhere_is_a_clear_error(experiments, message):
+    with pytest.raises(Exception, match=re.escape(message)):
+        experiment_settings(dict(CONFIG, experiments=experiments), "a")
 
 
 def test_test_time_augmentation_is_an_evaluation_setting():

@@ -59,7 +59,7 @@ def experiment_settings(config: dict, name: str) -> dict:
     if name not in experiments:
         known = ", ".join(experiments)
         raise ConfigError(f"unknown experiment {name!r}: the config's experiments are {known}")
-    settings = deep_merge(config["experiment_defaults"], experiments[name] or {})
+    settings = deep_merge(config["experiment_defaults"], _changes(config, experiments, name))
     augmentation = with_augmentation_defaults(settings.get("augmentation"))
     if augmentation and augmentation.get("shear_radians") and augmentation.get("shear_degrees"):
         raise ConfigError(
@@ -68,6 +68,25 @@ def experiment_settings(config: dict, name: str) -> dict:
         )
     settings["augmentation"] = augmentation
     return _sorted(settings)
+
+
+def _changes(config: dict, experiments: dict, name: str, chain: tuple[str, ...] = ()) -> dict:
+    """What ``name`` changes from experiment_defaults: its own keys over those of the experiment
+    it is ``based_on`` (and so on), so that a variant (an ablation) names only what differs."""
+    own = dict(experiments[name] or {})
+    base = own.pop("based_on", None)
+    if base is None:
+        return own
+    if base not in experiments:
+        groups = [g for g in OPTIONAL_GROUPS if base in ((config.get(g) or {}).get("experiments") or {})]
+        hint = f" (set {groups[0]}.enabled: true)" if groups else ""
+        raise ConfigError(f"experiments.{name}.based_on is {base!r}, which is not an experiment{hint}")
+    if base == name or base in chain:
+        raise ConfigError(
+            f"experiments.{name}.based_on {base!r} goes round in a circle: "
+            f"{' -> '.join((*chain, name, base))}"
+        )
+    return deep_merge(_changes(config, experiments, base, (*chain, name)), own)
 
 
 def _sorted(value):
