@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 
 import keras
 import numpy as np
@@ -305,3 +306,18 @@ def test_the_workflow_runs_them_on_tiny_data(tmp_path):
     assert {"last", "best", "last_tta", "best_tta"} <= set(metrics)
     table = (tmp_path / "results/metrics/test_metrics.csv").read_text()
     assert "from_scratch_best,1,last_tta," in table and "xception_small,1,last_tta," not in table
+
+
+def test_the_flop_count_is_the_books_convnet_by_hand_and_counts_separable_convolutions_by_parts():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from model_cost import forward_flops
+
+    book = model_from_settings(experiment_settings(CONFIG, "augmented"))
+    by_hand = sum(
+        2 * side * side * 9 * inputs * filters
+        for side, inputs, filters in ((148, 3, 32), (72, 32, 64), (34, 64, 128), (15, 128, 128))
+    ) + 2 * (6272 * 512 + 512)
+    assert forward_flops(book) == by_hand  # 0.472 GFLOP
+    x = keras.Input((10, 10, 4))
+    separable = keras.Model(x, keras.layers.SeparableConv2D(8, 3, padding="same")(x))
+    assert forward_flops(separable) == 2 * (100 * 9 * 4 + 100 * 4 * 8)
