@@ -106,8 +106,8 @@ def test_settings_that_change_no_byte_rerun_nothing_and_a_wrong_pin_still_fails(
     [
         (
             "foo=1",
-            "config: unknown key 'foo' at the top level (allowed: compute, course, data, experiment_defaults, "
-            "experiments, predict, pretrained)",
+            "config: unknown key 'foo' at the top level (allowed: beyond, compute, course, data, "
+            "experiment_defaults, experiments, predict, pretrained)",
         ),
         (
             "experiments={baseline: {epochs: ten}}",
