@@ -371,7 +371,7 @@ def averaged_weights(model: keras.Model) -> list[np.ndarray]:
         )
     }
     return [
-        averages.get(id(weight)) if id(weight) in averages else keras.ops.convert_to_numpy(weight)
+        averages[id(weight)] if id(weight) in averages else keras.ops.convert_to_numpy(weight)
         for weight in model.weights
     ]
 
