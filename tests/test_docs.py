@@ -66,7 +66,9 @@ def rule_paths(workdir: Path) -> list[tuple[str, re.Pattern, bool]]:
         )._workflow
         for rule in workflow.rules:
             files = [*rule.output, *rule.log, *([rule.benchmark] if rule.benchmark else [])]
-            params = [value for value in rule.params if isinstance(value, str) and value.startswith("results/")]
+            params = [
+                value for value in rule.params if isinstance(value, str) and value.startswith("results/")
+            ]
             for path in [*files, *params]:
                 pattern = re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(str(path)))
                 folder = path in params or getattr(path, "is_directory", False)
