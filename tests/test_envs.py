@@ -69,6 +69,7 @@ def used_env_files(workdir, *args) -> set[str]:
     return set(re.findall(r"Hashing conda environment envs/(\S+)\.yaml", proc.stdout + proc.stderr))
 
 
+@pytest.mark.slow
 def test_a_cpu_user_never_gets_the_cuda_env_and_the_slurm_profile_selects_it(workdir):
     cpu = used_env_files(workdir)
     assert "train" in cpu and "train-cuda" not in cpu

@@ -224,6 +224,7 @@ def snakemake_split(workdir, *args):
     return json.loads((workdir / "results/data/provenance.json").read_text())
 
 
+@pytest.mark.slow
 def test_three_classes_from_the_command_line_and_from_a_config_file(workdir):
     write_zip(workdir / "photos.zip", class_folders({"bird": 8, "cat": 10, "dog": 9}))
     data = (

@@ -166,6 +166,7 @@ def base_weights(model_path):
     return {layer.name: layer.get_weights() for layer in base.layers if layer.get_weights()}
 
 
+@pytest.mark.slow
 def test_a_frozen_base_keeps_its_weights_and_fine_tuning_trains_only_block5(
     tmp_path, caches48, vgg16_weights
 ):
@@ -197,6 +198,7 @@ def test_a_frozen_base_keeps_its_weights_and_fine_tuning_trains_only_block5(
     )
 
 
+@pytest.mark.slow
 def test_a_pretrained_run_resumes_as_if_never_interrupted(tmp_path, caches48, vgg16_weights):
     settings = dict(TINY_BASE, epochs=3, base={"name": "vgg16", "trainable_from": "block5_conv1"})
     straight = train(tmp_path, caches48, settings, "straight", base_weights=vgg16_weights)

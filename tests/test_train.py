@@ -87,7 +87,7 @@ def read_history(path):
         return list(csv.DictReader(handle))
 
 
-@pytest.mark.parametrize("augmentation", [None, BOOK_AUGMENTATION])
+@pytest.mark.parametrize("augmentation", [None, pytest.param(BOOK_AUGMENTATION, marks=pytest.mark.slow)])
 def test_training_writes_models_and_history_that_reload_to_the_same_numbers(tmp_path, caches, augmentation):
     out, history = run(tmp_path, caches, dict(TINY, epochs=2, augmentation=augmentation))
     rows = read_history(out / "tiny.csv")
@@ -137,6 +137,7 @@ class Preempt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_interrupted_training_resumes_and_lists_every_epoch_once(tmp_path, caches, caplog):
     settings = dict(TINY, epochs=4, augmentation=BOOK_AUGMENTATION, steps_per_epoch=5)
     with pytest.raises(KeyboardInterrupt):
@@ -155,9 +156,13 @@ def test_interrupted_training_resumes_and_lists_every_epoch_once(tmp_path, cache
 @pytest.mark.parametrize(
     "changes, stop_after",
     [
-        ({}, 1),  # one pass per epoch, no random layers
+        pytest.param({}, 1, marks=pytest.mark.slow),  # one pass per epoch, no random layers
         ({"augmentation": BOOK_AUGMENTATION, "dropout": 0.5, "steps_per_epoch": 5}, 2),
-        ({"augmentation": dict(BOOK_AUGMENTATION, method="layers"), "dropout": 0.5, "steps_per_epoch": 3}, 3),
+        pytest.param(
+            {"augmentation": dict(BOOK_AUGMENTATION, method="layers"), "dropout": 0.5, "steps_per_epoch": 3},
+            3,
+            marks=pytest.mark.slow,
+        ),
     ],
 )
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, caches, changes, stop_after):
@@ -181,11 +186,12 @@ def cut_short(path: Path, size: int = 1000) -> None:
     "damage, resumes_after",
     [
         ("weights", 2),  # the probe: epoch-3.weights.h5 cut to 1,000 bytes after a kill
-        ("random", 2),
-        ("best", 2),
-        ("state", 2),
-        ("both", 0),  # epochs 3 and 2 damaged: nothing to fall back on but a fresh start
-        ("history", 0),
+        pytest.param("random", 2, marks=pytest.mark.slow),
+        pytest.param("best", 2, marks=pytest.mark.slow),
+        pytest.param("state", 2, marks=pytest.mark.slow),
+        # epochs 3 and 2 damaged: nothing to fall back on but a fresh start
+        pytest.param("both", 0, marks=pytest.mark.slow),
+        pytest.param("history", 0, marks=pytest.mark.slow),
     ],
 )
 def test_a_damaged_checkpoint_falls_back_and_gives_the_uninterrupted_history(
@@ -288,7 +294,7 @@ def test_a_checkpoint_from_other_settings_is_not_resumed(tmp_path, caches, caplo
     assert "epoch 1/3" in caplog.text
 
 
-@pytest.mark.parametrize("augmented", [False, True])
+@pytest.mark.parametrize("augmented", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_same_seed_gives_the_same_history(tmp_path, caches, augmented):
     settings = dict(TINY, epochs=2)
     if augmented:

@@ -45,6 +45,7 @@ def test_the_default_target_covers_every_experiment(tiny_workdir):
     assert jobs["experiment_summary"] == 2
 
 
+@pytest.mark.slow
 def test_each_seed_is_a_separate_training_job(tiny_workdir):
     seeds = ["--config", "data={path: pets.zip}", "experiments={augmented: {seeds: [3, 1, 2]}}"]
     jobs = planned_jobs(tiny_workdir, *TINY, *seeds)
@@ -65,6 +66,7 @@ def test_a_third_experiment_is_one_config_key(tiny_workdir):
     assert jobs["train"] == 3 and jobs["evaluate"] == 3 and jobs["model_summary"] == 3
 
 
+@pytest.mark.slow
 def test_the_books_model_check_stops_a_changed_architecture_before_training(tiny_workdir):
     proc = snakemake(
         tiny_workdir,
