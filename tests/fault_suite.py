@@ -668,6 +668,7 @@ EXPECTED_RERUNS: dict[str, tuple[set[str], str]] = {
     "experiment_defaults.weight_decay": (RUNS, "both"),
     "experiment_defaults.learning_rate_schedule": (RUNS, "both"),
     "experiment_defaults.label_smoothing": (RUNS, "both"),
+    "experiment_defaults.warmup_epochs": (RUNS, "both"),
     "experiment_defaults.ema": (RUNS, "both"),
     "experiment_defaults.architecture": (MODEL, "both"),
     "experiment_defaults.test_time_augmentation": (EVALUATION, "none"),
@@ -684,6 +685,7 @@ EXPECTED_RERUNS: dict[str, tuple[set[str], str]] = {
     "experiments.augmented.augmentation.interpolation": (MODEL, "augmented"),
     "experiments.augmented.augmentation.rotation_degrees": (MODEL, "augmented"),
     "experiments.augmented.augmentation.width_shift": (MODEL, "augmented"),
+    "experiments.augmented.augmentation.height_shift": (MODEL, "augmented"),
     "experiments.augmented.augmentation.shear_radians": (MODEL, "augmented"),
     "experiments.augmented.augmentation.zoom": (MODEL, "augmented"),
     "experiments.augmented.augmentation.zoom_keep_aspect": (MODEL, "augmented"),
@@ -691,6 +693,33 @@ EXPECTED_RERUNS: dict[str, tuple[set[str], str]] = {
     "experiments.augmented.augmentation.vertical_flip": (MODEL, "augmented"),
     "experiments.augmented.augmentation.fill_mode": (MODEL, "augmented"),
     "experiments (a third added)": (MODEL, "wider"),
+}
+# Schema keys this part does not change, and why (tests/test_config_keys.py: every key of the
+# schema has a row above or a line here).
+RESIDUAL_ONLY = (
+    "the residual family's; a model key as conv_filters is (ARCHITECTURE_KEYS: ModelSettings' fields)"
+)
+GROUP_EXPERIMENTS = "an optional group's experiments, settings as experiments' are (the row 'experiments')"
+NOT_IN_KEY_SUITE = {
+    "data.source": "where the archive comes from: the row data.url changes the archive the same way",
+    "data.path": "the archive of source: local; the row data.url changes the archive the same way",
+    "pretrained.enabled": "adds the group's experiments: new targets, as the row 'experiments (a third added)'",
+    "course.enabled": "adds the group's experiments: new targets, as the row 'experiments (a third added)'",
+    "beyond.enabled": "adds the group's experiments: new targets, as the row 'experiments (a third added)'",
+    "pretrained.experiments": GROUP_EXPERIMENTS,
+    "course.experiments": GROUP_EXPERIMENTS,
+    "beyond.experiments": GROUP_EXPERIMENTS,
+    "pretrained.weights": "not a rule parameter: tests/test_pretrained.py pins the hash and reruns nothing",
+    "experiment.stem_filters": RESIDUAL_ONLY,
+    "experiment.stem_kernel": RESIDUAL_ONLY,
+    "experiment.stem_stride": RESIDUAL_ONLY,
+    "experiment.separable": RESIDUAL_ONLY,
+    "experiment.convs_per_block": RESIDUAL_ONLY,
+    "experiment.base": "a pretrained base needs its weights: tests/test_pretrained.py",
+    "experiment.init_from": "a run that starts from another's model: tests/test_pretrained.py",
+    "experiment.based_on": "another experiment's settings: the merged settings decide (tests/test_beyond.py)",
+    "experiment.augmentation": "each of its keys has a row of its own",
+    "augmentation.shear_degrees": "the angle of shear_radians in other units (convnet.settings.Augmentation.of)",
 }
 RUNS_OF = {"none": 0, "baseline": 1, "augmented": 1, "wider": 1, "both": 2}
 
@@ -746,6 +775,7 @@ def _changes(url: str, digest: str) -> dict[str, list[str]]:
         "experiment_defaults.weight_decay": defaults("weight_decay: 0.01"),
         "experiment_defaults.learning_rate_schedule": defaults("learning_rate_schedule: cosine"),
         "experiment_defaults.label_smoothing": defaults("label_smoothing: 0.1"),
+        "experiment_defaults.warmup_epochs": defaults("warmup_epochs: 1"),
         "experiment_defaults.ema": defaults("ema: 0.9"),
         "experiment_defaults.architecture": defaults("architecture: residual"),
         "experiment_defaults.test_time_augmentation": defaults("test_time_augmentation: true"),
@@ -773,6 +803,10 @@ def _changes(url: str, digest: str) -> dict[str, list[str]]:
         "experiments.augmented.augmentation.width_shift": [
             f"data={{{data}}}",
             *augmentation("width_shift: 0.1"),
+        ],
+        "experiments.augmented.augmentation.height_shift": [
+            f"data={{{data}}}",
+            *augmentation("height_shift: 0.1"),
         ],
         "experiments.augmented.augmentation.shear_radians": [
             f"data={{{data}}}",

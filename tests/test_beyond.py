@@ -182,6 +182,7 @@ def test_one_zoom_factor_keeps_the_aspect_ratio_in_both_methods():
 
 
 @pytest.mark.slow
+@pytest.mark.jax
 def test_the_recipe_trains_and_its_saved_models_are_the_averaged_weights_it_validated(tmp_path, caches):
     settings = dict(RESIDUAL, **RECIPE, augmentation=LAYERS, epochs=3)
     out, history = run(tmp_path, caches, settings)
@@ -204,8 +205,8 @@ def test_the_recipe_trains_and_its_saved_models_are_the_averaged_weights_it_vali
     assert card is None  # (the run card is the workflow's: test_the_workflow_runs_them_on_tiny_data)
 
 
+@pytest.mark.parametrize("stop_after", [pytest.param(1, marks=pytest.mark.jax), 2])
 @pytest.mark.slow
-@pytest.mark.parametrize("stop_after", [1, 2])
 def test_a_resumed_run_of_the_recipe_equals_an_uninterrupted_one(tmp_path, caches, stop_after):
     """Schedule position, moving averages, augmentation and dropout state all come back."""
     settings = dict(RESIDUAL, **RECIPE, augmentation=LAYERS, epochs=3)

@@ -9,7 +9,7 @@ import json
 from dataclasses import fields
 
 from .errors import ConfigError
-from .settings import NOT_FROM_CONFIG, ModelSettings
+from .settings import AUGMENTATION_DEFAULTS, NOT_FROM_CONFIG, ModelSettings, check_shear
 
 
 def deep_merge(base: dict, changes: dict) -> dict:
@@ -20,10 +20,6 @@ def deep_merge(base: dict, changes: dict) -> dict:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
-
-
-# What an augmentation block means when it leaves these out: the book's Keras 2.0.8 generator.
-AUGMENTATION_DEFAULTS = {"method": "affine", "interpolation": "nearest", "fill_mode": "nearest"}
 
 
 def with_augmentation_defaults(spec: dict | None) -> dict | None:
@@ -61,11 +57,8 @@ def experiment_settings(config: dict, name: str) -> dict:
         raise ConfigError(f"unknown experiment {name!r}: the config's experiments are {known}")
     settings = deep_merge(config["experiment_defaults"], _changes(config, experiments, name))
     augmentation = with_augmentation_defaults(settings.get("augmentation"))
-    if augmentation and augmentation.get("shear_radians") and augmentation.get("shear_degrees"):
-        raise ConfigError(
-            f"experiments.{name}.augmentation sets both shear_radians and shear_degrees: keep one "
-            "(set the other to null)"
-        )
+    if augmentation:
+        check_shear(augmentation, f"experiments.{name}.augmentation")
     settings["augmentation"] = augmentation
     return _sorted(settings)
 
@@ -105,6 +98,9 @@ def experiment_seeds(config: dict, name: str) -> list[int]:
 
 # Experiment settings that only the test-set evaluation reads: changing one reruns no training.
 EVALUATION_KEYS = ("test_time_augmentation",)
+# Experiment keys that are not settings of a run (convnet.settings.RunSettings): the list of runs,
+# the experiment a variant starts from (merged away by experiment_settings) and the evaluation's.
+NOT_RUN_SETTINGS = ("seeds", "based_on", *EVALUATION_KEYS)
 
 
 def model_settings(config: dict, name: str) -> dict:
@@ -112,7 +108,7 @@ def model_settings(config: dict, name: str) -> dict:
     run of it shares, so adding a seed (or test-time augmentation) changes nothing that the
     existing runs (or the model check they wait for) depend on."""
     settings = experiment_settings(config, name)
-    for key in ("seeds", *EVALUATION_KEYS):
+    for key in NOT_RUN_SETTINGS:
         settings.pop(key, None)
     return settings
 

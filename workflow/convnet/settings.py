@@ -39,12 +39,25 @@ class Augmentation:
             return spec
         if not spec:
             return None
+        check_shear(spec)
         spec = dict(spec)
         radians, degrees = spec.pop("shear_radians", None), spec.pop("shear_degrees", None)
-        if radians and degrees:
-            raise ConfigError("augmentation sets both shear_radians and shear_degrees: keep one")
         spec["shear_radians"] = float(radians or math.radians(degrees or 0.0))
         return cls(**{key: value for key, value in spec.items() if value is not None})
+
+
+def check_shear(spec: dict, where: str = "augmentation") -> None:
+    """The shear is one angle: a config gives shear_radians or shear_degrees, not both."""
+    if spec.get("shear_radians") and spec.get("shear_degrees"):
+        raise ConfigError(
+            f"{where} sets both shear_radians and shear_degrees: keep one (set the other to null)"
+        )
+
+
+# What an augmentation block means when it leaves these out: the book's Keras 2.0.8 generator.
+AUGMENTATION_DEFAULTS = {
+    name: Augmentation.__dataclass_fields__[name].default for name in ("method", "interpolation", "fill_mode")
+}
 
 
 @dataclass(frozen=True)
