@@ -111,8 +111,10 @@ def check_gpu(accelerator: str, cpu_fallback: bool, environ=None, gpus=None) -> 
         return gpus
     backend = keras.backend.backend()
     fix = (
-        "pip install 'tensorflow[and-cuda]==2.21.0' (requirements-cuda.txt), or run with --use-conda and "
-        "--config 'compute={accelerator: cuda}' (envs/train-cuda.yaml)"
+        # the CUDA build of the TensorFlow installed (requirements.txt pins it; tests/test_envs.py
+        # keeps requirements-cuda.txt and the env files in step)
+        f"pip install 'tensorflow[and-cuda]=={_version('tensorflow')}' (requirements-cuda.txt), or run with "
+        "--use-conda and --config 'compute={accelerator: cuda}' (envs/train-cuda.yaml)"
         if backend == "tensorflow"
         else f"pip install 'jax[cuda12]=={_version('jax')}'"
     )
