@@ -22,6 +22,7 @@ This is a diagnostic, not a test.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -35,6 +36,7 @@ from scipy import ndimage  # noqa: E402
 
 from convnet.cache import load_image_set  # noqa: E402
 from convnet.experiments import cache_key, experiment_settings  # noqa: E402
+from convnet.settings import Augmentation  # noqa: E402
 
 BLUR_SIGMAS = (0.5, 0.75, 1.0)
 
@@ -64,11 +66,26 @@ def workflow_augment(images: np.ndarray, spec: dict, seed: int) -> np.ndarray:
     return np.concatenate([keras.ops.convert_to_numpy(batch) for batch in batches])
 
 
+def image_data_generator_arguments(spec: Augmentation | dict | None) -> dict:
+    """Keyword arguments for TensorFlow's legacy ``ImageDataGenerator`` (the book's pipeline, as
+    the benchmarks run it) that draw what ``spec`` asks for. Its ``shear_range`` is in degrees,
+    where Keras 2.0.8's was in radians; it interpolates bilinearly (2.0.8: nearest)."""
+    spec = Augmentation.of(spec) or Augmentation(horizontal_flip=False)
+    return {
+        "rotation_range": spec.rotation_degrees,
+        "width_shift_range": spec.width_shift,
+        "height_shift_range": spec.height_shift,
+        "shear_range": math.degrees(spec.shear_radians),
+        "zoom_range": spec.zoom,
+        "horizontal_flip": spec.horizontal_flip,
+        "vertical_flip": spec.vertical_flip,
+        "fill_mode": spec.fill_mode,
+    }
+
+
 def book_generator_augment(images: np.ndarray, spec: dict, seed: int) -> np.ndarray:
     """The book's augmentation: ImageDataGenerator with the same settings, one resample per image."""
     from tensorflow.keras.preprocessing.image import ImageDataGenerator
-
-    from convnet.augmentation import image_data_generator_arguments
 
     generator = ImageDataGenerator(**image_data_generator_arguments(spec))
     return np.stack(

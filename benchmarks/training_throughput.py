@@ -114,7 +114,7 @@ def run_one(
     if pipeline == "book":
         from tensorflow.keras.preprocessing.image import ImageDataGenerator
 
-        from convnet.augmentation import image_data_generator_arguments
+        from augmentation_sharpness import image_data_generator_arguments
 
         size = settings.image_size
         train_gen = ImageDataGenerator(

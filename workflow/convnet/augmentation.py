@@ -255,20 +255,3 @@ def augmentation_layers(spec: Augmentation | dict | None, seed: int | None = Non
             name="augment",
         )
     ]
-
-
-def image_data_generator_arguments(spec: Augmentation | dict | None) -> dict:
-    """Keyword arguments for TensorFlow's legacy ``ImageDataGenerator`` (the book's pipeline, as
-    the benchmarks run it) that draw what ``spec`` asks for. Its ``shear_range`` is in degrees,
-    where Keras 2.0.8's was in radians; it interpolates bilinearly (2.0.8: nearest)."""
-    spec = Augmentation.of(spec) or Augmentation(horizontal_flip=False)
-    return {
-        "rotation_range": spec.rotation_degrees,
-        "width_shift_range": spec.width_shift,
-        "height_shift_range": spec.height_shift,
-        "shear_range": math.degrees(spec.shear_radians),
-        "zoom_range": spec.zoom,
-        "horizontal_flip": spec.horizontal_flip,
-        "vertical_flip": spec.vertical_flip,
-        "fill_mode": spec.fill_mode,
-    }
