@@ -142,7 +142,7 @@ def run_one(
         from convnet.cache import load_image_set
         from convnet.model import model_from_settings
         from convnet.pipeline import fit_arguments
-        from convnet.train import compile_model
+        from convnet.compiling import compile_model
 
         if pipeline == "in-memory":
             from in_memory import load_in_memory, use_in_memory_pipeline
@@ -158,7 +158,7 @@ def run_one(
         import numpy as np
 
         from convnet.model import model_from_settings
-        from convnet.train import compile_model
+        from convnet.compiling import compile_model
 
         # Compute only: one random batch, already a tensor, fed again and again: no augmentation,
         # no validation, no input pipeline to wait for.

@@ -34,7 +34,7 @@ from convnet.metrics import classification_metrics
 from convnet.model import check_summary, model_from_settings, summary_rows
 from convnet.settings import RunSettings
 from convnet.tables import run_rows
-from convnet.train import compile_model, make_loss
+from convnet.compiling import compile_model, make_loss
 
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 ENABLED = dict(CONFIG, beyond=dict(CONFIG["beyond"], enabled=True))

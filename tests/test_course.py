@@ -15,7 +15,7 @@ from convnet.augmentation import BookAugmentation, augmentation_layers
 from convnet.experiments import experiment_names, experiment_settings
 from convnet.model import check_summary, model_from_settings, summary_rows
 from convnet.settings import RunSettings
-from convnet.train import compile_model
+from convnet.compiling import compile_model
 
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 ENABLED = dict(CONFIG, course=dict(CONFIG["course"], enabled=True))

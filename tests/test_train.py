@@ -15,7 +15,8 @@ import pytest
 from convnet.cache import ImageSet, save_image_set
 from convnet.errors import ConfigError
 from convnet.records import HISTORY_COLUMNS
-from convnet.train import StopOnNaN, TrainingError, train_experiment
+from convnet.callbacks import StopOnNaN, TrainingError
+from convnet.train import train_experiment
 
 SIZE = 46  # the smallest side four conv/pool blocks accept
 
@@ -220,7 +221,9 @@ def test_a_damaged_checkpoint_falls_back_and_gives_the_uninterrupted_history(
     with caplog.at_level(logging.INFO):
         resumed, history = run(tmp_path, caches, settings, tag="resumed")
     warnings = [
-        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "convnet.train"
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and r.name == "convnet.checkpoints"
     ]
     assert len(warnings) == 1 and "is damaged" in warnings[0], warnings
     if resumes_after:
@@ -327,7 +330,7 @@ def test_xla_stays_off_on_a_cpu_only_tensorflow():
     import tensorflow as tf
 
     from convnet.model import model_from_settings
-    from convnet.train import compile_model
+    from convnet.compiling import compile_model
 
     if any(device.device_type != "CPU" for device in tf.config.list_physical_devices()):
         pytest.skip("an accelerator is visible: Keras may choose XLA there")
@@ -340,7 +343,7 @@ def test_rmsprop_epsilon_1e_16_takes_the_books_keras_2_0_8_step(gradient):
     """Keras 2.0.8 (the book) stepped lr*g/(sqrt(v) + 1e-8); Keras 3 steps lr*g/sqrt(v + epsilon).
     With epsilon 1e-16 the step is 2.0.8's (within 5%); Keras 3's own 1e-7 shrinks small ones."""
     from convnet.model import model_from_settings
-    from convnet.train import compile_model
+    from convnet.compiling import compile_model
 
     def first_step(epsilon):
         settings = dict(TINY, learning_rate=1e-4)

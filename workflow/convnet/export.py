@@ -1,0 +1,34 @@
+"""The saved models: float32 inference models that load and predict anywhere, with their run card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from . import runcard
+from .compiling import compile_model
+from .files import atomic_path
+from .model import model_from_settings
+from .settings import RunSettings
+
+
+def portable_model(settings: RunSettings) -> keras.Model:
+    """The inference model of a run, in float32 whatever precision trained it, so that it loads and
+    predicts anywhere; built once per run, for both saved checkpoints. Like the book's saved model
+    it has no augmentation layers: they do nothing outside training, hold no weights, and Keras
+    3.15 cannot reload a RandomShear layer it saved."""
+    keras.config.set_dtype_policy("float32")
+    return compile_model(model_from_settings(settings.replace(augmentation=None)), settings)
+
+
+def save_portable(
+    model: keras.Model, weights: list[np.ndarray], path: Path, card: dict | None = None
+) -> None:
+    """Save ``model`` (``portable_model``) with ``weights`` to ``path``, its run card inside."""
+    model.set_weights(weights)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+        if card is not None:
+            runcard.embed(card, tmp)
