@@ -74,7 +74,7 @@ def training_job(train_cache: Path, validation_cache: Path, out: Path, before: b
     import yaml
 
     from convnet.experiments import run_settings
-    from convnet.train import train_experiment
+    from convnet.train import RunPaths, train_experiment
 
     if before:
         from in_memory import use_in_memory_pipeline
@@ -83,17 +83,15 @@ def training_job(train_cache: Path, validation_cache: Path, out: Path, before: b
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     settings = run_settings(config, "baseline", 1)
     settings.update(epochs=2, expect=None)
-    history = train_experiment(
-        "baseline",
-        settings,
-        train_cache,
-        validation_cache,
-        out / "last.h5",
-        out / "best.h5",
-        out / "history.csv",
-        out / "checkpoint",
-        threads=os.cpu_count(),
+    paths = RunPaths(
+        train_cache=train_cache,
+        validation_cache=validation_cache,
+        last_model=out / "last.h5",
+        best_model=out / "best.h5",
+        history=out / "history.csv",
+        checkpoint=out / "checkpoint",
     )
+    history = train_experiment("baseline", settings, paths, threads=os.cpu_count())
     return {"epochs": len(history), "val_accuracy": float(history[-1]["val_accuracy"])}
 
 

@@ -19,7 +19,7 @@ from convnet.metrics import class_probabilities, classification_metrics
 from convnet.model import check_summary, model_from_settings, summary_rows
 from convnet.predict import predict_photos
 from convnet.settings import ModelSettings
-from convnet.train import train_experiment
+from convnet.train import RunPaths, train_experiment
 
 SIZE = TINY["image_size"][0]
 
@@ -44,20 +44,22 @@ def many(request, tmp_path):
     return k, classes, paths
 
 
-def train(tmp_path, paths, settings, tag, **kwargs):
+def train(tmp_path, paths, settings, tag, extra_callbacks=None):
     out = tmp_path / tag
     train_experiment(
         "many",
         settings,
-        paths["train"],
-        paths["validation"],
-        out / "m.h5",
-        out / "m_best.h5",
-        out / "m.csv",
-        out / "checkpoint",
+        RunPaths(
+            train_cache=paths["train"],
+            validation_cache=paths["validation"],
+            last_model=out / "m.h5",
+            best_model=out / "m_best.h5",
+            history=out / "m.csv",
+            checkpoint=out / "checkpoint",
+            run_card=out / "m.json",
+        ),
         threads=2,
-        run_card=out / "m.json",
-        **kwargs,
+        extra_callbacks=extra_callbacks,
     )
     return out
 

@@ -24,7 +24,7 @@ from test_workflow_data import snakemake
 from convnet.errors import ConfigError
 from convnet.experiments import check_experiments, experiment_names, experiment_settings
 from convnet.summary import write_model_summary
-from convnet.train import train_experiment
+from convnet.train import RunPaths, train_experiment
 
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 ENABLED = copy.deepcopy(CONFIG)
@@ -143,19 +143,22 @@ def caches48(tmp_path):
     return paths
 
 
-def train(tmp_path, caches48, settings, tag, **kwargs):
+def train(tmp_path, caches48, settings, tag, extra_callbacks=None, **paths):
     out = tmp_path / tag
     train_experiment(
         "vgg",
         settings,
-        caches48[0],
-        caches48[1],
-        out / "m.h5",
-        out / "m_best.h5",
-        out / "h.csv",
-        out / "checkpoint",
+        RunPaths(
+            train_cache=caches48[0],
+            validation_cache=caches48[1],
+            last_model=out / "m.h5",
+            best_model=out / "m_best.h5",
+            history=out / "h.csv",
+            checkpoint=out / "checkpoint",
+            **paths,
+        ),
         threads=2,
-        **kwargs,
+        extra_callbacks=extra_callbacks,
     )
     return out
 
@@ -316,14 +319,16 @@ def test_the_predict_command_reads_size_and_classes_from_the_run_card(tmp_path, 
     train_experiment(
         "tiny",
         TINY,
-        caches[0],
-        caches[1],
-        model_dir / "m.h5",
-        model_dir / "m_best.h5",
-        model_dir / "h.csv",
-        model_dir / "checkpoint",
+        RunPaths(
+            train_cache=caches[0],
+            validation_cache=caches[1],
+            last_model=model_dir / "m.h5",
+            best_model=model_dir / "m_best.h5",
+            history=model_dir / "h.csv",
+            checkpoint=model_dir / "checkpoint",
+            run_card=model_dir / "m.json",
+        ),
         threads=2,
-        run_card=model_dir / "m.json",
     )
     archive = write_zip(
         tmp_path / "new.zip", {"a/dog.jpg": jpeg_bytes(1, size=120, kind="dog"), "a/x.png": b"no"}

@@ -16,7 +16,7 @@ from convnet.cache import ImageSet, save_image_set
 from convnet.errors import ConfigError
 from convnet.records import HISTORY_COLUMNS
 from convnet.callbacks import StopOnNaN, TrainingError
-from convnet.train import train_experiment
+from convnet.train import RunPaths, train_experiment
 
 SIZE = 46  # the smallest side four conv/pool blocks accept
 
@@ -66,19 +66,22 @@ def caches(tmp_path):
     return write_caches(tmp_path)
 
 
-def run(tmp_path, caches, settings, tag="run", **kwargs):
+def run(tmp_path, caches, settings, tag="run", extra_callbacks=None, **paths):
     out = tmp_path / tag
     history = train_experiment(
         "tiny",
         settings,
-        caches[0],
-        caches[1],
-        out / "tiny.h5",
-        out / "tiny_best.h5",
-        out / "tiny.csv",
-        out / "checkpoint",
+        RunPaths(
+            train_cache=caches[0],
+            validation_cache=caches[1],
+            last_model=out / "tiny.h5",
+            best_model=out / "tiny_best.h5",
+            history=out / "tiny.csv",
+            checkpoint=out / "checkpoint",
+            **paths,
+        ),
         threads=2,
-        **kwargs,
+        extra_callbacks=extra_callbacks,
     )
     return out, history
 

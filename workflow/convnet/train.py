@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -74,30 +75,36 @@ def check_image_size(image_set: ImageSet, settings: RunSettings, name: str, cach
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunPaths:
+    """Where one run reads and writes: what the train rule hands its script."""
+
+    train_cache: Path
+    validation_cache: Path
+    last_model: Path
+    best_model: Path
+    history: Path
+    # outside the rule's outputs, which Snakemake deletes when a job fails
+    checkpoint: Path
+    # how the model was made (also inside both .h5 files), with the archive's and the manifest's
+    # hashes (provenance.json, manifest.csv) and the git commit of ``project``
+    run_card: Path | None = None
+    provenance: Path | None = None
+    manifest: Path | None = None
+    project: Path | None = None
+    tensorboard: Path | None = None
+    base_weights: Path | None = None  # the pretrained base's weights file
+    init_model: Path | None = None  # the model a run starts from (init_from), when it does not resume
+
+
 def train_experiment(
     name: str,
     settings: RunSettings | dict,
-    train_cache: Path,
-    validation_cache: Path,
-    last_model: Path,
-    best_model: Path,
-    history_csv: Path,
-    checkpoint_dir: Path,
+    paths: RunPaths,
     threads: int | None = None,
-    tensorboard_dir: Path | None = None,
     extra_callbacks: list | None = None,
-    run_card: Path | None = None,
-    data_files: tuple[Path | None, Path | None] = (None, None),
-    project: Path | None = None,
-    base_weights: Path | None = None,
-    init_model: Path | None = None,
 ) -> list[dict]:
-    """Train ``name`` as ``settings`` say, resuming from ``checkpoint_dir``; return the history.
-
-    ``run_card``: where to write how the model was made (also stored in both .h5 files), with the
-    archive's and manifest's hashes from ``data_files`` (provenance.json, manifest.csv) and the
-    git state of ``project``. ``base_weights``: the pretrained base's weights file;
-    ``init_model``: the model a run starts from (``init_from``), when it does not resume."""
+    """Train ``name`` as ``settings`` say, resuming from ``paths.checkpoint``; return the history."""
     settings = RunSettings.of(settings)
     precision = configure(settings.precision, threads, deterministic=True, seed=settings.seed)
     log.info(
@@ -109,14 +116,14 @@ def train_experiment(
     )
     # Cluster jobs: shows which GPU the scheduler handed over.
     log.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES", "(unset)"))
-    train = load_image_set(train_cache)
-    validation = load_image_set(validation_cache)
-    for image_set, cache in ((train, train_cache), (validation, validation_cache)):
+    train = load_image_set(paths.train_cache)
+    validation = load_image_set(paths.validation_cache)
+    for image_set, cache in ((train, paths.train_cache), (validation, paths.validation_cache)):
         check_image_size(image_set, settings, name, cache)
     log.info("%d training and %d validation images", len(train), len(validation))
     if train.classes != validation.classes:
         raise ConfigError(
-            f"{train_cache} and {validation_cache} hold different classes ({list(train.classes)}, "
+            f"{paths.train_cache} and {paths.validation_cache} hold different classes ({list(train.classes)}, "
             f"{list(validation.classes)}): rebuild the caches (snakemake --forcerun cache_images)"
         )
     # the classes come from the data (data.classes may be auto): one sigmoid unit for two, a softmax for more
@@ -130,20 +137,20 @@ def train_experiment(
         )
 
     steps_per_epoch = settings.steps_per_epoch or math.ceil(len(train) / settings.batch_size)
-    model = compile_model(model_from_settings(settings, name, base_weights), settings, steps_per_epoch)
+    model = compile_model(model_from_settings(settings, name, paths.base_weights), settings, steps_per_epoch)
     # a checkpoint resumes only on the same settings, pixels, base weights and starting model
-    starts = [sha256_of_file(path)[0] for path in (base_weights, init_model) if path is not None]
+    starts = [sha256_of_file(path)[0] for path in (paths.base_weights, paths.init_model) if path is not None]
     run_id = fingerprint(settings.as_dict(), precision, data_fingerprint(train, validation), *starts)
-    checkpoint = ResumableCheckpoint(checkpoint_dir, run_id)
+    checkpoint = ResumableCheckpoint(paths.checkpoint, run_id)
     initial_epoch = checkpoint.restore(model)
-    if initial_epoch == 0 and init_model is not None:
-        start_from(model, init_model, name, settings.init_from)
+    if initial_epoch == 0 and paths.init_model is not None:
+        start_from(model, paths.init_model, name, settings.init_from)
     epochs = settings.epochs
     callbacks = [StopOnNaN(name), checkpoint, EpochLog(epochs), *(extra_callbacks or [])]
     if settings.ema:
         callbacks.insert(0, ValidateAveragedWeights())
-    if tensorboard_dir is not None and keras.backend.backend() == "tensorflow":
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard_dir)))
+    if paths.tensorboard is not None and keras.backend.backend() == "tensorflow":
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(paths.tensorboard)))
     if initial_epoch < epochs:
         arguments = fit_arguments(
             train,
@@ -165,7 +172,7 @@ def train_experiment(
         precision,
         threads,
         {
-            **runcard.data_identity(*data_files),
+            **runcard.data_identity(paths.provenance, paths.manifest),
             "classes": list(train.classes),
             "class_weights": None if weights is None else [round(float(w), 6) for w in weights],
             "train_images": len(train),
@@ -181,22 +188,22 @@ def train_experiment(
             "best_epoch": best.get("best_epoch"),
             "best_val_loss": best.get("best_val_loss"),
         },
-        project,
+        paths.project,
     )
     # with ema the averaged weights (after fit Keras has put them in the model already; a run
     # resumed after its last epoch has not)
     exported = portable_model(settings)
-    save_portable(exported, averaged_weights(model), last_model, dict(card, checkpoint="last"))
-    save_portable(exported, checkpoint.best_weights(), best_model, dict(card, checkpoint="best"))
-    write_history(history_csv, history)
-    if run_card is not None:
-        runcard.write_run_card(card, run_card)
+    save_portable(exported, averaged_weights(model), paths.last_model, dict(card, checkpoint="last"))
+    save_portable(exported, checkpoint.best_weights(), paths.best_model, dict(card, checkpoint="best"))
+    write_history(paths.history, history)
+    if paths.run_card is not None:
+        runcard.write_run_card(card, paths.run_card)
     log.info(
         "best epoch %s (val_loss %.4f); saved %s, %s",
         best["best_epoch"],
         best["best_val_loss"],
-        last_model,
-        best_model,
+        paths.last_model,
+        paths.best_model,
     )
-    shutil.rmtree(checkpoint_dir)  # done: a forced rerun must start from scratch
+    shutil.rmtree(paths.checkpoint)  # done: a forced rerun must start from scratch
     return history

@@ -9,29 +9,28 @@ sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 from convnet.backend import check_gpu
 from convnet.logs import run_logged
-from convnet.train import train_experiment
+from convnet.train import RunPaths, train_experiment
 
 
 def main(sm) -> None:
     compute = sm.config["compute"]  # not a param: where a run trains does not rerun it
     check_gpu(compute["accelerator"], compute["cpu_fallback"])
-    train_experiment(
-        sm.wildcards.experiment,
-        sm.params.settings,
-        Path(sm.input.train),
-        Path(sm.input.validation),
-        Path(sm.output.last),
-        Path(sm.output.best),
-        Path(sm.output.history),
-        Path(sm.params.checkpoint_dir),
-        threads=sm.threads,
-        tensorboard_dir=Path(sm.params.tensorboard_dir),
+    paths = RunPaths(
+        train_cache=Path(sm.input.train),
+        validation_cache=Path(sm.input.validation),
+        last_model=Path(sm.output.last),
+        best_model=Path(sm.output.best),
+        history=Path(sm.output.history),
+        checkpoint=Path(sm.params.checkpoint_dir),
         run_card=Path(sm.output.run_card),
-        data_files=(Path(sm.input.provenance), Path(sm.input.manifest)),
+        provenance=Path(sm.input.provenance),
+        manifest=Path(sm.input.manifest),
         project=Path(os.environ["CONVNET_WORKFLOW_PACKAGE"]).parent,
+        tensorboard=Path(sm.params.tensorboard_dir),
         base_weights=next((Path(p) for p in sm.input.base_weights), None),
         init_model=next((Path(p) for p in sm.input.init_model), None),
     )
+    train_experiment(sm.wildcards.experiment, sm.params.settings, paths, threads=sm.threads)
 
 
 # The attempts log sits beside the checkpoint: a resumed job's log keeps the earlier attempts' lines.
