@@ -66,6 +66,23 @@ def copy_tiny_workflow(target: Path) -> Path:
     return target
 
 
+def run_paths(caches, folder: Path, stem: str = "m", **others):
+    """A test training's paths (``convnet.train.RunPaths``): it reads ``caches`` (training,
+    validation) and writes ``folder/<stem>.h5``, ``<stem>_best.h5``, ``<stem>.csv`` and
+    ``checkpoint/``; ``others``: the optional paths (run card, base weights, ...)."""
+    from convnet.train import RunPaths  # Keras: imported by the tests that train, not by every test
+
+    return RunPaths(
+        train_cache=caches[0],
+        validation_cache=caches[1],
+        last_model=folder / f"{stem}.h5",
+        best_model=folder / f"{stem}_best.h5",
+        history=folder / f"{stem}.csv",
+        checkpoint=folder / "checkpoint",
+        **others,
+    )
+
+
 @contextmanager
 def http_server(handler):
     """Serve ``handler`` (a request handler class, or a factory of one) on 127.0.0.1 from a

@@ -8,13 +8,13 @@ import hashlib
 
 import pytest
 import yaml
-from conftest import REAL_DATA, ROOT
+from conftest import REAL_DATA, ROOT, run_paths
 from synthetic import image_files, write_zip
 
 from convnet.cache import write_image_cache
 from convnet.experiments import run_settings
 from convnet.prepare import prepare_dataset
-from convnet.train import RunPaths, train_experiment
+from convnet.train import train_experiment
 
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 SMALL_SPLIT = {"train": 16, "validation": 7, "test": 7}
@@ -84,14 +84,7 @@ def test_the_books_experiments_give_the_same_history(tmp_path, kaggle_split, exp
     settings.update(
         precision="float32", epochs=2, batch_size=8, steps_per_epoch=2 if experiment == "augmented" else None
     )
-    paths = RunPaths(
-        train_cache=caches["train"],
-        validation_cache=caches["validation"],
-        last_model=tmp_path / "m.h5",
-        best_model=tmp_path / "m_best.h5",
-        history=tmp_path / "m.csv",
-        checkpoint=tmp_path / "checkpoint",
-    )
+    paths = run_paths((caches["train"], caches["validation"]), tmp_path)
     history = train_experiment(experiment, settings, paths, threads=2)
     got = [tuple(row[k] for k in ("loss", "accuracy", "val_loss", "val_accuracy")) for row in history]
     assert got == [pytest.approx(row, abs=2e-4) for row in HISTORY[experiment]]

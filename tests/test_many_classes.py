@@ -9,6 +9,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from conftest import run_paths
 from synthetic import class_image, encode
 from test_train import TINY, Preempt, read_history
 
@@ -19,7 +20,7 @@ from convnet.metrics import class_probabilities, classification_metrics
 from convnet.model import check_summary, model_from_settings, summary_rows
 from convnet.predict import predict_photos
 from convnet.settings import ModelSettings
-from convnet.train import RunPaths, train_experiment
+from convnet.train import train_experiment
 
 SIZE = TINY["image_size"][0]
 
@@ -49,15 +50,7 @@ def train(tmp_path, paths, settings, tag, extra_callbacks=None):
     train_experiment(
         "many",
         settings,
-        RunPaths(
-            train_cache=paths["train"],
-            validation_cache=paths["validation"],
-            last_model=out / "m.h5",
-            best_model=out / "m_best.h5",
-            history=out / "m.csv",
-            checkpoint=out / "checkpoint",
-            run_card=out / "m.json",
-        ),
+        run_paths((paths["train"], paths["validation"]), out, run_card=out / "m.json"),
         threads=2,
         extra_callbacks=extra_callbacks,
     )

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, copy_tiny_workflow, http_server
+from conftest import ROOT, copy_tiny_workflow, http_server, run_paths
 from synthetic import image_files, jpeg_bytes, write_zip
 from test_train import Preempt, caches, read_history, synthetic_set  # noqa: F401  (fixture)
 from test_workflow_data import snakemake
@@ -24,7 +24,7 @@ from test_workflow_data import snakemake
 from convnet.errors import ConfigError
 from convnet.experiments import check_experiments, experiment_names, experiment_settings
 from convnet.summary import write_model_summary
-from convnet.train import RunPaths, train_experiment
+from convnet.train import train_experiment
 
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 ENABLED = copy.deepcopy(CONFIG)
@@ -148,15 +148,7 @@ def train(tmp_path, caches48, settings, tag, extra_callbacks=None, **paths):
     train_experiment(
         "vgg",
         settings,
-        RunPaths(
-            train_cache=caches48[0],
-            validation_cache=caches48[1],
-            last_model=out / "m.h5",
-            best_model=out / "m_best.h5",
-            history=out / "h.csv",
-            checkpoint=out / "checkpoint",
-            **paths,
-        ),
+        run_paths(caches48, out, **paths),
         threads=2,
         extra_callbacks=extra_callbacks,
     )
@@ -214,7 +206,7 @@ def test_a_pretrained_run_resumes_as_if_never_interrupted(tmp_path, caches48, vg
     def strip(rows):
         return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
-    assert strip(read_history(resumed / "h.csv")) == strip(read_history(straight / "h.csv"))
+    assert strip(read_history(resumed / "m.csv")) == strip(read_history(straight / "m.csv"))
     a, b = (keras.models.load_model(folder / "m.h5").get_weights() for folder in (straight, resumed))
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
@@ -319,15 +311,7 @@ def test_the_predict_command_reads_size_and_classes_from_the_run_card(tmp_path, 
     train_experiment(
         "tiny",
         TINY,
-        RunPaths(
-            train_cache=caches[0],
-            validation_cache=caches[1],
-            last_model=model_dir / "m.h5",
-            best_model=model_dir / "m_best.h5",
-            history=model_dir / "h.csv",
-            checkpoint=model_dir / "checkpoint",
-            run_card=model_dir / "m.json",
-        ),
+        run_paths(caches, model_dir, run_card=model_dir / "m.json"),
         threads=2,
     )
     archive = write_zip(

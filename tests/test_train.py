@@ -11,12 +11,13 @@ import math
 import keras
 import numpy as np
 import pytest
+from conftest import run_paths
 
 from convnet.cache import ImageSet, save_image_set
 from convnet.errors import ConfigError
 from convnet.records import HISTORY_COLUMNS
 from convnet.callbacks import StopOnNaN, TrainingError
-from convnet.train import RunPaths, train_experiment
+from convnet.train import train_experiment
 
 SIZE = 46  # the smallest side four conv/pool blocks accept
 
@@ -71,15 +72,7 @@ def run(tmp_path, caches, settings, tag="run", extra_callbacks=None, **paths):
     history = train_experiment(
         "tiny",
         settings,
-        RunPaths(
-            train_cache=caches[0],
-            validation_cache=caches[1],
-            last_model=out / "tiny.h5",
-            best_model=out / "tiny_best.h5",
-            history=out / "tiny.csv",
-            checkpoint=out / "checkpoint",
-            **paths,
-        ),
+        run_paths(caches, out, "tiny", **paths),
         threads=2,
         extra_callbacks=extra_callbacks,
     )
