@@ -110,6 +110,7 @@ def run_one(
     timer = Timer.make()
     chosen = "float32" if pipeline == "book" else precision
     chosen = configure(chosen, threads=os.cpu_count(), deterministic=False, seed=1)
+    keras.config.set_dtype_policy(chosen)  # a process of its own: every model it builds is measured so
 
     if pipeline == "book":
         from tensorflow.keras.preprocessing.image import ImageDataGenerator

@@ -21,7 +21,8 @@ from test_workflow_data import snakemake
 
 from convnet.augmentation import BookAugmentation, augmentation_layers
 from convnet.cache import load_image_set
-from convnet.evaluate import evaluate_experiment, load_saved_model, predict
+from convnet.evaluate import evaluate_experiment, predict
+from convnet.export import load_portable
 from convnet.experiments import (
     architecture_settings,
     check_experiments,
@@ -228,7 +229,7 @@ def test_test_time_augmentation_is_reported_beside_the_plain_numbers(tmp_path, c
     for checkpoint in ("last", "best"):
         assert tta[checkpoint] == plain[checkpoint]  # never in place of the plain number
     validation = load_image_set(caches[1])
-    model = load_saved_model(out / "tiny.h5")
+    model = load_portable(out / "tiny.h5")
     images = validation.images[0 : len(validation)]
     mean = (predict(model, images, 8) + predict(model, images[:, :, ::-1], 8)) / 2
     assert tta["last_tta"] == classification_metrics(validation.labels, mean, validation.classes)

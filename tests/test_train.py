@@ -356,3 +356,28 @@ def test_rmsprop_epsilon_1e_16_takes_the_books_keras_2_0_8_step(gradient):
     if gradient < 1e-3:
         assert first_step(1e-7) < 0.7 * keras_2
     assert first_step(None) == first_step(1e-7)  # not set: Keras 3's default
+
+
+class RecordPrecision(keras.callbacks.Callback):
+    """The dtype policies of the model being trained (its layers), once training starts."""
+
+    def on_train_begin(self, logs=None):
+        self.policies = {layer.dtype_policy.name for layer in self.model.layers if layer.weights}
+
+
+def test_precision_belongs_to_the_model_trained_and_the_saved_models_are_float32(tmp_path, caches):
+    recorded = RecordPrecision()
+    keras.config.set_dtype_policy("float64")  # a process policy that neither training nor export uses
+    try:
+        out, history = run(
+            tmp_path, caches, dict(TINY, epochs=1, precision="mixed_bfloat16"), extra_callbacks=[recorded]
+        )
+        assert keras.config.dtype_policy().name == "float64"  # left as it was
+    finally:
+        keras.config.set_dtype_policy("float32")
+    # the convolutions and the hidden dense layer compute in bfloat16, the head in float32
+    assert recorded.policies == {"mixed_bfloat16", "float32"}
+    for name in ("tiny.h5", "tiny_best.h5"):
+        saved = keras.models.load_model(out / name, compile=False)
+        assert {layer.dtype_policy.name for layer in saved.layers if layer.weights} == {"float32"}
+    assert float(history[-1]["loss"]) > 0

@@ -5,6 +5,7 @@ default) and JAX are the tested backends.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 import logging
 import os
 from pathlib import Path
@@ -142,10 +143,22 @@ def choose_precision(requested: str, flags: set[str] | None = None, gpu: tuple |
     return "float32"
 
 
+@contextmanager
+def dtype_policy(precision: str):
+    """Build or load a model in ``precision`` (``float32``, ``mixed_bfloat16``, ``mixed_float16``),
+    then give the global policy back: each layer keeps the policy it was built with, so the
+    precision belongs to the model and nothing built later in the process inherits it."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
 def configure(precision: str, threads: int | None, deterministic: bool, seed: int) -> str:
-    """Set the global dtype policy, thread counts and seeds; return the precision in use."""
+    """Set thread counts and seeds; return the precision to build the model in (``dtype_policy``)."""
     chosen = choose_precision(precision)
-    keras.config.set_dtype_policy(chosen)
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf

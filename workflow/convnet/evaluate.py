@@ -11,19 +11,12 @@ import keras
 import numpy as np
 
 from .cache import load_image_set
-from .errors import DataError
+from .export import load_portable
 from .files import atomic_write_table, atomic_write_text
 from .metrics import class_probabilities, classification_metrics
 from .records import CHECKPOINTS, TTA_SUFFIX, prediction_columns
 
 log = logging.getLogger(__name__)
-
-
-def load_saved_model(model_path: Path) -> keras.Model:
-    try:
-        return keras.models.load_model(model_path, compile=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{model_path}: cannot be loaded ({exc}); rerun its training") from None
 
 
 def predict(model: keras.Model, images, batch_size: int, mirrored: bool = False) -> np.ndarray:
@@ -52,7 +45,6 @@ def evaluate_experiment(
     (``records.prediction_columns``); with ``test_time_augmentation`` also those of the mean of
     each image's and its mirror's probabilities (``last_tta``, ``best_tta``), in the same read of
     the test set."""
-    keras.config.set_dtype_policy("float32")
     test = load_image_set(test_cache)
     result = {
         "experiment": name,
@@ -65,7 +57,7 @@ def evaluate_experiment(
     if test_time_augmentation:
         result["test_time_augmentation"] = "mean of the image and its horizontal mirror"
     for checkpoint in CHECKPOINTS:
-        model = load_saved_model(models[checkpoint])
+        model = load_portable(models[checkpoint])
         probabilities[checkpoint] = predict(model, test.images, batch_size)
         scored = {checkpoint: probabilities[checkpoint]}
         if test_time_augmentation:

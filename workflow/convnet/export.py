@@ -8,7 +8,9 @@ import keras
 import numpy as np
 
 from . import runcard
+from .backend import dtype_policy
 from .compiling import compile_model
+from .errors import DataError
 from .files import atomic_path
 from .model import model_from_settings
 from .settings import RunSettings
@@ -19,8 +21,8 @@ def portable_model(settings: RunSettings) -> keras.Model:
     predicts anywhere; built once per run, for both saved checkpoints. Like the book's saved model
     it has no augmentation layers: they do nothing outside training, hold no weights, and Keras
     3.15 cannot reload a RandomShear layer it saved."""
-    keras.config.set_dtype_policy("float32")
-    return compile_model(model_from_settings(settings.replace(augmentation=None)), settings)
+    with dtype_policy("float32"):
+        return compile_model(model_from_settings(settings.replace(augmentation=None)), settings)
 
 
 def save_portable(
@@ -32,3 +34,13 @@ def save_portable(
         model.save(tmp)
         if card is not None:
             runcard.embed(card, tmp)
+
+
+def load_portable(path: Path) -> keras.Model:
+    """A model the workflow saved (``save_portable``), in float32 as it was saved, without its
+    compiled loss; a file that cannot be loaded is a one-line error naming it."""
+    try:
+        with dtype_policy("float32"):
+            return keras.models.load_model(path, compile=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be loaded ({exc}); rerun its training") from None

@@ -87,14 +87,10 @@ def prediction_rows(photos: list[Photo], probabilities: np.ndarray, classes: lis
 def predict_photos(model_path: Path, source: Path) -> tuple[list[Photo], list[dict], list[str]]:
     """Classify every file of ``source`` with the model; image size, resize and class names from
     its run card (``settings_from_card``). Returns the photos, their rows and the classes."""
-    import keras
+    from .export import load_portable
 
     size, interpolation, classes = settings_from_card(model_path)
-    keras.config.set_dtype_policy("float32")
-    try:
-        model = keras.models.load_model(model_path, compile=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{model_path}: cannot be loaded ({exc}); rerun its training") from None
+    model = load_portable(model_path)
     photos = read_photos(source, size, interpolation)
     if not photos:
         raise DataError(f"{source}: holds no files; point it at a folder or archive of photos")
@@ -119,9 +115,9 @@ def settings_from_card(model_path: Path) -> tuple[tuple[int, int], str, list[str
     size = settings.get("image_size")
     classes = (card.get("data") or {}).get("classes")
     if size is None or not classes:
-        import keras
+        from .export import load_portable
 
-        model = keras.models.load_model(model_path, compile=False)
+        model = load_portable(model_path)
         size = size or model.input_shape[1:3]
         outputs = model.output_shape[-1]
         classes = classes or [f"class {i}" for i in range(2 if outputs == 1 else outputs)]

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from . import runcard
-from .backend import configure
+from .backend import configure, dtype_policy
 from .cache import ImageSet, load_image_set
 from .callbacks import EpochLog, StopOnNaN, ValidateAveragedWeights, averaged_weights
 from .checkpoints import ResumableCheckpoint, data_fingerprint, write_history
@@ -137,7 +137,10 @@ def train_experiment(
         )
 
     steps_per_epoch = settings.steps_per_epoch or math.ceil(len(train) / settings.batch_size)
-    model = compile_model(model_from_settings(settings, name, paths.base_weights), settings, steps_per_epoch)
+    with dtype_policy(precision):
+        model = compile_model(
+            model_from_settings(settings, name, paths.base_weights), settings, steps_per_epoch
+        )
     # a checkpoint resumes only on the same settings, pixels, base weights and starting model
     starts = [sha256_of_file(path)[0] for path in (paths.base_weights, paths.init_model) if path is not None]
     run_id = fingerprint(settings.as_dict(), precision, data_fingerprint(train, validation), *starts)
