@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .errors import DataError
-from .records import METRIC_NAMES, best_epoch, read_history
+from .records import METRIC_NAMES, best_epoch, read_history, read_metrics
 
 # the summary's metrics as the docs' tables show them: accuracy first
 SUMMARY_METRICS = sorted(METRIC_NAMES, key=lambda metric: metric != "accuracy")
@@ -63,7 +63,7 @@ def per_class_rows(results: Path, checkpoint: str = "last") -> list[list]:
     set, the mean over the experiment's seeds, and the class's test images."""
     runs: dict[str, list[dict]] = {}
     for path in sorted((results / "metrics").glob("*/seed*.json")):
-        metrics = json.loads(path.read_text())
+        metrics = read_metrics(path)
         if "per_class" in metrics.get(checkpoint, {}):
             runs.setdefault(metrics["experiment"], []).append(metrics[checkpoint]["per_class"])
     rows = []
@@ -141,7 +141,7 @@ def run_rows(results: Path) -> list[list]:
     for path in sorted((results / "history").glob("*/seed*.csv")):
         history = read_history(path)
         metrics_path = results / "metrics" / path.parent.name / f"{path.stem}.json"
-        metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else None
+        metrics = read_metrics(metrics_path) if metrics_path.is_file() else None
         last10 = [row["val_accuracy"] for row in history[-10:]]
 
         def test(checkpoint, key, metrics=metrics):
