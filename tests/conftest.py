@@ -20,7 +20,8 @@ REAL_DATA = ROOT.parent / "shared" / "data" / "dogs-vs-cats-128px.zip"
 # stops its daemons), each start then waits 10 s for a reply (hundreds of starts in this suite).
 # Runs that do not use SLURM get an `scontrol` that fails at once; tests/test_slurm.py uses
 # real_path().
-_NO_SCONTROL = Path(tempfile.mkdtemp(prefix="convnet-no-scontrol-"))
+_NO_SCONTROL_PREFIX = "convnet-no-scontrol-"
+_NO_SCONTROL = Path(tempfile.mkdtemp(prefix=_NO_SCONTROL_PREFIX))
 (_NO_SCONTROL / "scontrol").write_text("#!/bin/sh\n# tests/conftest.py: no SLURM controller here\nexit 1\n")
 (_NO_SCONTROL / "scontrol").chmod(0o755)
 atexit.register(shutil.rmtree, _NO_SCONTROL, True)
@@ -28,8 +29,13 @@ os.environ["PATH"] = f"{_NO_SCONTROL}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def real_path() -> str:
-    """PATH without the tests' failing `scontrol`: for the runs that use SLURM."""
-    return os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != str(_NO_SCONTROL))
+    """PATH without the tests' failing `scontrol`: for the runs that use SLURM. Every one of them
+    goes, not only this process's: with pytest-xdist a worker inherits the PATH of the process
+    that started it, which put its own there first (with it, the executor plugin reads no
+    MinJobAge, falls back to sacct, which fails without slurmdbd, and the run hangs)."""
+    return os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if not Path(p).name.startswith(_NO_SCONTROL_PREFIX)
+    )
 
 
 def tool(name: str) -> str:
