@@ -54,6 +54,8 @@ def rule_paths(workdir: Path) -> list[tuple[str, re.Pattern, bool]]:
     )
 
     found = []
+    # the parsed workflow's rules: WorkflowApi._workflow is private, but Snakemake is pinned
+    # (requirements.txt) and no public call lists a rule's outputs
     with SnakemakeApi(OutputSettings()) as api:
         workflow = api.workflow(
             resource_settings=ResourceSettings(),

@@ -5,9 +5,9 @@ default) and JAX are the tested backends.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras

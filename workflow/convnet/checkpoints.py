@@ -1,6 +1,8 @@
-"""A training run's checkpoint: each finished epoch's weights, optimizer and random state, the best
-weights and the history, so that a killed job resumes from its last finished epoch (or the one
-before, if that one was damaged) to the same history and weights as an uninterrupted run."""
+"""A training run's checkpoint: each finished epoch's weights, optimizer state, the state of every
+random layer (augmentation, dropout), the best weights so far and the history. Its ``state.json``
+is written last and names the files of one consistent epoch, so a job killed at any moment resumes
+from the last finished epoch (or the one before, if that one was damaged), and the final history
+has every epoch once."""
 
 from __future__ import annotations
 

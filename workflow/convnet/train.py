@@ -3,13 +3,10 @@ module runs a training; the checkpoint (``convnet.checkpoints``), the callbacks
 (``convnet.callbacks``), the optimizer and loss (``convnet.compiling``) and the saved models
 (``convnet.export``) have modules of their own.
 
-A checkpoint folder (outside the rule's declared outputs, which Snakemake deletes when a job fails)
-holds the last finished epoch's weights and optimizer state, the state of every random layer
-(augmentation, dropout), the best weights so far and the history. Its ``state.json`` is written last
-and names the files of one consistent epoch, so a job killed at any moment resumes from the last
-finished epoch, and the final history has every epoch once. The training order is planned from the
-seed (``convnet.pipeline``), so a resumed run feeds the same batches, draws the same augmentations
-and ends with the same history and weights as an uninterrupted one on the same machine.
+A killed run resumes from its checkpoint (``convnet.checkpoints``, outside the rule's declared
+outputs, which Snakemake deletes when a job fails), and the training order is planned from the seed
+(``convnet.pipeline``), so a resumed run feeds the same batches, draws the same augmentations and
+ends with the same history and weights as an uninterrupted one on the same machine.
 """
 
 from __future__ import annotations
