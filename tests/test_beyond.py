@@ -250,12 +250,14 @@ def test_a_warm_up_as_long_as_the_run_is_refused_when_the_config_is_read():
 def test_an_experiment_based_on_another_changes_only_what_it_names():
     ablation = yaml.safe_load((ROOT / "config" / "beyond-ablation.yaml").read_text())
     config = dict(ENABLED, experiments={**CONFIG["experiments"], **ablation["experiments"]})
-    recipe = experiment_settings(config, "from_scratch_best")
-    for name in ablation["experiments"]:
+    for name, own in ablation["experiments"].items():
+        base = experiment_settings(config, own["based_on"])
         variant = experiment_settings(config, name)
-        changed = {key for key in recipe if variant.get(key) != recipe[key]}
-        assert changed <= set(ablation["experiments"][name]) - {"based_on"}, (name, changed)
+        changed = {key for key in base if variant.get(key) != base[key]}
+        assert changed <= set(own) - {"based_on"}, (name, changed)
         assert "based_on" not in variant
+    # a chain: the first recipe is the second's with its own changes, the second from_scratch_best's
+    assert experiment_settings(config, "first_recipe")["dropout"] == 0.25
     assert experiment_settings(config, "ablation_no_ema")["ema"] == 0.0
     augmentation = experiment_settings(config, "ablation_book_augmentation")["augmentation"]
     assert augmentation["method"] == "affine" and augmentation["shear_radians"] == 0.2
