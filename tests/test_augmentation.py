@@ -18,6 +18,9 @@ from convnet.errors import ConfigError
 from convnet.experiments import experiment_settings
 from convnet.settings import Augmentation
 
+# every test here runs again with KERAS_BACKEND=jax (tests/test_jax.py): layers, models, backend
+pytestmark = pytest.mark.jax
+
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 BOOK = {  # the book's ImageDataGenerator arguments, shear in 2.0.8's radians
     "rotation_degrees": 40,

@@ -11,6 +11,9 @@ from conftest import ROOT
 
 from convnet.backend import HardwareError, check_gpu, gpus_handed_over
 
+# every test here runs again with KERAS_BACKEND=jax (tests/test_jax.py): layers, models, backend
+pytestmark = pytest.mark.jax
+
 
 @pytest.mark.parametrize(
     "environ, handed",

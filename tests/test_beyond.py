@@ -81,6 +81,7 @@ def test_the_experiments_are_off_by_default_and_one_switch_adds_them():
     assert "xception_small" in BEYOND and "from_scratch_best" in BEYOND
 
 
+@pytest.mark.jax
 def test_xception_small_is_the_books_mini_xception_with_its_721857_parameters():
     settings = experiment_settings(ENABLED, "xception_small")
     model = model_from_settings(settings)
@@ -95,12 +96,14 @@ def test_xception_small_is_the_books_mini_xception_with_its_721857_parameters():
     assert [layer.name for layer in model.layers][-3:] == ["pool", "dropout", "probability"]
 
 
+@pytest.mark.jax
 def test_every_beyond_experiment_builds_and_passes_its_check():
     for name in BEYOND:
         settings = experiment_settings(ENABLED, name)
         check_summary(summary_rows(model_from_settings(settings)), settings["expect"], name)
 
 
+@pytest.mark.jax
 def test_standard_convolutions_and_a_strided_stem_are_settings():
     model = model_from_settings(
         dict(RESIDUAL, separable=False, stem_stride=2, convs_per_block=3, dense_units=16, num_classes=5)
@@ -119,6 +122,7 @@ def test_residual_keys_change_the_model_check_and_the_book_experiments_stay_as_t
     assert "test_time_augmentation" not in run_settings(ENABLED, "from_scratch_best", 1)
 
 
+@pytest.mark.jax
 def test_the_optimizers_take_weight_decay_and_sgd_has_nesterov_momentum():
     model = model_from_settings(RESIDUAL)
     adamw = compile_model(model, dict(RESIDUAL, optimizer="adamw", weight_decay=0.05)).optimizer
@@ -131,6 +135,7 @@ def test_the_optimizers_take_weight_decay_and_sgd_has_nesterov_momentum():
     assert not rmsprop.use_ema
 
 
+@pytest.mark.jax
 def test_the_cosine_schedule_warms_up_linearly_then_decays_to_zero():
     settings = dict(RESIDUAL, epochs=10, learning_rate=0.01, learning_rate_schedule="cosine", warmup_epochs=2)
     schedule = compile_model(
@@ -149,6 +154,7 @@ def test_a_warm_up_as_long_as_the_run_is_a_clear_error():
         compile_model(model_from_settings(RESIDUAL), settings, steps_per_epoch=5)
 
 
+@pytest.mark.jax
 @pytest.mark.parametrize("num_classes", [2, 4])
 def test_label_smoothing_moves_the_target_towards_uniform(num_classes):
     loss = make_loss(RunSettings.of(dict(RESIDUAL, label_smoothing=0.2, num_classes=num_classes)))
@@ -167,6 +173,7 @@ def test_label_smoothing_moves_the_target_towards_uniform(num_classes):
     assert value == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.jax
 def test_one_zoom_factor_keeps_the_aspect_ratio_in_both_methods():
     layer = BookAugmentation(zoom=0.2, zoom_keep_aspect=True, seed=3)
     drawn = layer.random_parameters(64)
@@ -219,6 +226,7 @@ def test_a_resumed_run_of_the_recipe_equals_an_uninterrupted_one(tmp_path, cache
     assert_same_run(straight, resumed)
 
 
+@pytest.mark.jax
 def test_test_time_augmentation_is_reported_beside_the_plain_numbers(tmp_path, caches):
     out, _ = run(tmp_path, caches, dict(RESIDUAL, epochs=1))
     models = {"last": out / "tiny.h5", "best": out / "tiny_best.h5"}

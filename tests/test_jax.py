@@ -1,6 +1,8 @@
-"""JAX is a tested backend: the model, augmentation and training tests (two and three classes), and
-the whole tiny workflow (model check, training with augmentation, a kill and resume, evaluation,
-plots) with KERAS_BACKEND=jax, on the CPU. Keras picks its backend once per process, so each runs in its own."""
+"""JAX is a tested backend: every test marked `jax` (what the backend computes: the layers, the
+models, the backend checks, a training of each kind with its exact resume, two and three classes,
+the residual family with every training setting of issue 25), and the whole tiny workflow (model
+check, training with augmentation, a kill and resume, evaluation, plots) with KERAS_BACKEND=jax, on
+the CPU. Keras picks its backend once per process, so each runs in its own."""
 
 from __future__ import annotations
 
@@ -27,10 +29,9 @@ JAX = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
 
 
 def test_the_model_augmentation_and_training_tests_pass_on_jax():
-    # The fast tier of these modules (one training of each kind: resume, damaged checkpoint, same
-    # seed, run card; every model and augmentation test) and the slow tests marked `jax`: the
-    # residual family with every training setting of issue 25 on (exact resume, averaged weights).
-    # The TensorFlow run of the whole suite covers the other variants of each kind.
+    # The tests whose outcome the backend decides are marked `jax`; the others check files,
+    # settings and bookkeeping that no backend touches (damaged checkpoints, refused resumes, run
+    # card fields), and the TensorFlow run of the whole suite covers them and the other variants.
     proc = subprocess.run(
         [
             sys.executable,
@@ -40,7 +41,7 @@ def test_the_model_augmentation_and_training_tests_pass_on_jax():
             "-p",
             "no:cacheprovider",
             "-m",
-            "not slow or jax",
+            "jax",
             "tests/test_train.py",
             "tests/test_augmentation.py",
             "tests/test_model.py",

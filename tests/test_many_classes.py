@@ -33,7 +33,10 @@ def class_set(counts: list[int], seed: int, classes: tuple[str, ...]) -> ImageSe
     return ImageSet(images, labels, files, classes)
 
 
-@pytest.fixture(params=[3, pytest.param(5, marks=pytest.mark.slow)], ids=["3 classes", "5 classes"])
+@pytest.fixture(
+    params=[pytest.param(3, marks=pytest.mark.jax), pytest.param(5, marks=pytest.mark.slow)],
+    ids=["3 classes", "5 classes"],
+)
 def many(request, tmp_path):
     k = request.param
     classes = ("alpha", "beta", "gamma", "delta", "epsilon")[:k]

@@ -9,6 +9,9 @@ from convnet.experiments import experiment_settings
 from convnet.model import check_summary, model_from_settings, summary_rows
 from convnet.summary import write_model_summary
 
+# every test here runs again with KERAS_BACKEND=jax (tests/test_jax.py): layers, models, backend
+pytestmark = pytest.mark.jax
+
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 BOOK_SHAPES = {
     "conv1": (148, 148, 32),

@@ -84,7 +84,10 @@ def read_history(path):
         return list(csv.DictReader(handle))
 
 
-@pytest.mark.parametrize("augmentation", [None, pytest.param(BOOK_AUGMENTATION, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "augmentation",
+    [pytest.param(None, marks=pytest.mark.jax), pytest.param(BOOK_AUGMENTATION, marks=pytest.mark.slow)],
+)
 def test_training_writes_models_and_history_that_reload_to_the_same_numbers(tmp_path, caches, augmentation):
     out, history = run(tmp_path, caches, dict(TINY, epochs=2, augmentation=augmentation))
     rows = read_history(out / "tiny.csv")
@@ -154,7 +157,11 @@ def test_interrupted_training_resumes_and_lists_every_epoch_once(tmp_path, cache
     "changes, stop_after",
     [
         pytest.param({}, 1, marks=pytest.mark.slow),  # one pass per epoch, no random layers
-        ({"augmentation": BOOK_AUGMENTATION, "dropout": 0.5, "steps_per_epoch": 5}, 2),
+        pytest.param(
+            {"augmentation": BOOK_AUGMENTATION, "dropout": 0.5, "steps_per_epoch": 5},
+            2,
+            marks=pytest.mark.jax,
+        ),
         pytest.param(
             {"augmentation": dict(BOOK_AUGMENTATION, method="layers"), "dropout": 0.5, "steps_per_epoch": 3},
             3,
@@ -293,7 +300,9 @@ def test_a_checkpoint_from_other_settings_is_not_resumed(tmp_path, caches, caplo
     assert "epoch 1/3" in caplog.text
 
 
-@pytest.mark.parametrize("augmented", [pytest.param(False, marks=pytest.mark.slow), True])
+@pytest.mark.parametrize(
+    "augmented", [pytest.param(False, marks=pytest.mark.slow), pytest.param(True, marks=pytest.mark.jax)]
+)
 def test_same_seed_gives_the_same_history(tmp_path, caches, augmented):
     settings = dict(TINY, epochs=2)
     if augmented:
@@ -334,6 +343,7 @@ def test_xla_stays_off_on_a_cpu_only_tensorflow():
     assert model.jit_compile is False
 
 
+@pytest.mark.jax
 @pytest.mark.parametrize("gradient", [1e-5, 1e-4, 1e-2])
 def test_rmsprop_epsilon_1e_16_takes_the_books_keras_2_0_8_step(gradient):
     """Keras 2.0.8 (the book) stepped lr*g/(sqrt(v) + 1e-8); Keras 3 steps lr*g/sqrt(v + epsilon).
@@ -365,6 +375,7 @@ class RecordPrecision(keras.callbacks.Callback):
         self.policies = {layer.dtype_policy.name for layer in self.model.layers if layer.weights}
 
 
+@pytest.mark.jax
 def test_precision_belongs_to_the_model_trained_and_the_saved_models_are_float32(tmp_path, caches):
     recorded = RecordPrecision()
     keras.config.set_dtype_policy("float64")  # a process policy that neither training nor export uses
