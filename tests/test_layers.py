@@ -98,6 +98,7 @@ def snakemake_only(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("snakemake-only")  # one worker builds the venv once
 @pytest.mark.parametrize(
     "args",
     [
