@@ -56,7 +56,8 @@ def make_optimizer(settings: RunSettings, steps_per_epoch: int | None = None) ->
 @keras.saving.register_keras_serializable(package="convnet")
 class SmoothedSparseCategoricalCrossentropy(keras.losses.Loss):
     """Categorical cross-entropy of class indices with label smoothing, which Keras's sparse loss
-    lacks: the one-hot target becomes (1 - s) one-hot + s / k."""
+    lacks: the one-hot target becomes (1 - s) one-hot + s / k. Targets that are rows of k class
+    probabilities (mixed batches, ``convnet.mixing``) are taken as they are, then smoothed."""
 
     def __init__(self, num_classes: int, label_smoothing: float, name="smoothed_sparse_crossentropy", **kw):
         super().__init__(name=name, **kw)
@@ -64,9 +65,12 @@ class SmoothedSparseCategoricalCrossentropy(keras.losses.Loss):
         self.label_smoothing = float(label_smoothing)
 
     def call(self, y_true, y_pred):
-        target = keras.ops.one_hot(
-            keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,)), self.num_classes
-        )
+        if _probability_rows(y_true, self.num_classes):
+            target = keras.ops.cast(y_true, y_pred.dtype)
+        else:
+            target = keras.ops.one_hot(
+                keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,)), self.num_classes
+            )
         return keras.losses.categorical_crossentropy(target, y_pred, label_smoothing=self.label_smoothing)
 
     def get_config(self):
@@ -77,13 +81,53 @@ class SmoothedSparseCategoricalCrossentropy(keras.losses.Loss):
         }
 
 
+def _probability_rows(y_true, num_classes: int) -> bool:
+    """Whether ``y_true`` holds a row of ``num_classes`` probabilities per image, not class indices
+    (decided on the static shape, so it holds in a traced graph)."""
+    return len(y_true.shape) == 2 and y_true.shape[-1] == num_classes
+
+
+@keras.saving.register_keras_serializable(package="convnet")
+class DominantLabelAccuracy(keras.metrics.MeanMetricWrapper):
+    """Accuracy against the label with the larger share of each image: for mixed training batches
+    (``convnet.mixing``), whose targets are fractions or rows of probabilities. On plain 0/1
+    labels or class indices it equals Keras's binary or sparse categorical accuracy."""
+
+    def __init__(self, num_classes: int, name="accuracy", dtype=None):
+        super().__init__(self._accuracy, name=name, dtype=dtype)
+        self.num_classes = int(num_classes)
+
+    def _accuracy(self, y_true, y_pred):
+        ops = keras.ops
+        if self.num_classes == 2:
+            truth = ops.reshape(ops.cast(y_true, "float32"), (-1,)) > 0.5
+            predicted = ops.reshape(ops.cast(y_pred, "float32"), (-1,)) > 0.5
+        else:
+            truth = (
+                ops.argmax(y_true, axis=-1)
+                if _probability_rows(y_true, self.num_classes)
+                else ops.reshape(ops.cast(y_true, "int32"), (-1,))
+            )
+            predicted = ops.argmax(y_pred, axis=-1)
+        return ops.cast(ops.equal(ops.cast(truth, "int32"), ops.cast(predicted, "int32")), "float32")
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype, "num_classes": self.num_classes}
+
+
 def make_loss(settings: RunSettings):
-    """``loss_name``'s loss, with ``label_smoothing`` when it is set."""
-    if not settings.label_smoothing:
+    """``loss_name``'s loss, with ``label_smoothing`` when it is set; for more than two classes with
+    ``mix``, one that takes the mixed targets' rows of probabilities."""
+    if not settings.label_smoothing and not (settings.mix and settings.num_classes > 2):
         return loss_name(settings.num_classes)
     if settings.num_classes == 2:
         return keras.losses.BinaryCrossentropy(label_smoothing=settings.label_smoothing)
     return SmoothedSparseCategoricalCrossentropy(settings.num_classes, settings.label_smoothing)
+
+
+def accuracy_metric(settings: RunSettings):
+    """Keras's accuracy; with ``mix``, the same measured against each image's dominant label."""
+    return DominantLabelAccuracy(settings.num_classes) if settings.mix else "accuracy"
 
 
 def compile_model(
@@ -93,6 +137,6 @@ def compile_model(
     model.compile(
         optimizer=make_optimizer(settings, steps_per_epoch),
         loss=make_loss(settings),
-        metrics=["accuracy"],
+        metrics=[accuracy_metric(settings)],
     )
     return model

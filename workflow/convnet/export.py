@@ -20,9 +20,12 @@ def portable_model(settings: RunSettings) -> keras.Model:
     """The inference model of a run, in float32 whatever precision trained it, so that it loads and
     predicts anywhere; built once per run, for both saved checkpoints. Like the book's saved model
     it has no augmentation layers: they do nothing outside training, hold no weights, and Keras
-    3.15 cannot reload a RandomShear layer it saved."""
+    3.15 cannot reload a RandomShear layer it saved. Batch mixing is training's only: the saved
+    model is compiled for plain labels."""
     with dtype_policy("float32"):
-        return compile_model(model_from_settings(settings.replace(augmentation=None)), settings)
+        return compile_model(
+            model_from_settings(settings.replace(augmentation=None)), settings.replace(mix=None)
+        )
 
 
 def save_portable(

@@ -21,6 +21,8 @@ import keras
 import numpy as np
 
 from .cache import ImageSet
+from .mixing import batch_generator, mix_batch
+from .settings import Mix
 
 
 def batch_plan(
@@ -52,11 +54,35 @@ def sample_weights(image_set: ImageSet, class_weights: np.ndarray | None) -> np.
     return np.asarray(class_weights, dtype=np.float32)[image_set.labels.astype(np.int64)]
 
 
-def _tf_batches(image_set: ImageSet, batches: list[np.ndarray], weights: np.ndarray | None = None):
+class _Mixer:
+    """Reads batch ``number`` of the planned batches and mixes it (``convnet.mixing``) with the
+    draws of its epoch and step, whatever epoch the run resumed from."""
+
+    def __init__(
+        self, image_set: ImageSet, mix: Mix, num_classes: int, seed: int, places: list[tuple[int, int]]
+    ):
+        self.image_set, self.mix, self.num_classes, self.seed = image_set, mix, num_classes, seed
+        self.places = places  # (epoch, step) of each planned batch
+        self.target_shape = (None,) if num_classes == 2 else (None, num_classes)
+
+    def __call__(self, number, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rng = batch_generator(self.seed, *self.places[int(number)])
+        return mix_batch(
+            self.image_set.images[index], self.image_set.labels[index], self.num_classes, self.mix, rng
+        )
+
+
+def _tf_batches(
+    image_set: ImageSet,
+    batches: list[np.ndarray],
+    weights: np.ndarray | None = None,
+    mixer: _Mixer | None = None,
+):
     """The planned batches as a tf.data pipeline that reads each batch's images when it is due
     (from the cache file, or from memory), so the split is never held whole. Labels and weights
     are small and gathered in the graph; the images come through one ``numpy_function`` call per
-    batch (a third of ``from_generator``'s cost per batch, measured)."""
+    batch (a third of ``from_generator``'s cost per batch, measured), with their mixed targets
+    when a ``mixer`` is given."""
     import tensorflow as tf
 
     height, width = image_set.images.shape[1:3]
@@ -65,6 +91,19 @@ def _tf_batches(image_set: ImageSet, batches: list[np.ndarray], weights: np.ndar
     )
     labels = tf.constant(image_set.labels)
     weights = None if weights is None else tf.constant(weights)
+    if mixer is not None:
+
+        @tf.autograph.experimental.do_not_convert
+        def gather_mixed(number, index):
+            images, targets = tf.numpy_function(mixer, [number, index], (tf.uint8, tf.float32))
+            images.set_shape((None, height, width, 3))
+            targets.set_shape(mixer.target_shape)
+            if weights is None:
+                return images, targets
+            return images, targets, tf.gather(weights, index)
+
+        dataset = tf.data.Dataset.from_tensor_slices(indices).enumerate().map(gather_mixed)
+        return _without_autotune(dataset.prefetch(2))
 
     def read(index: np.ndarray) -> np.ndarray:
         return image_set.images[index]
@@ -115,9 +154,17 @@ def _without_autotune(dataset):
     return dataset.with_options(options)
 
 
-def _numpy_batches(image_set: ImageSet, batches: list[np.ndarray], weights: np.ndarray | None = None):
-    for index in batches:
-        images, labels = image_set.images[index], image_set.labels[index]
+def _numpy_batches(
+    image_set: ImageSet,
+    batches: list[np.ndarray],
+    weights: np.ndarray | None = None,
+    mixer: _Mixer | None = None,
+):
+    for number, index in enumerate(batches):
+        if mixer is None:
+            images, labels = image_set.images[index], image_set.labels[index]
+        else:
+            images, labels = mixer(number, index)
         yield (images, labels) if weights is None else (images, labels, weights[index])
 
 
@@ -130,23 +177,30 @@ def fit_arguments(
     epochs: int,
     initial_epoch: int = 0,
     class_weights: np.ndarray | None = None,
+    mix: Mix | None = None,
+    num_classes: int = 2,
 ) -> dict:
     """Keyword arguments for ``model.fit(..., initial_epoch=initial_epoch)``: the planned training
     batches of epochs ``initial_epoch + 1`` to ``epochs`` (with each image's class weight, when
-    ``class_weights`` are given) and the whole validation set once per epoch."""
+    ``class_weights`` are given; mixed as ``mix`` says, when it is given, each image keeping its
+    own class weight) and the whole validation set once per epoch."""
     plan = batch_plan(len(train), batch_size, steps_per_epoch, seed, epochs)
     batches = [batch for epoch in plan[initial_epoch:] for batch in epoch]
     steps = len(plan[0])
     weights = sample_weights(train, class_weights)
+    mixer = None
+    if mix is not None:
+        places = [(epoch, step) for epoch in range(initial_epoch, epochs) for step in range(len(plan[epoch]))]
+        mixer = _Mixer(train, mix, num_classes, seed, places)
     if keras.backend.backend() == "tensorflow":
         return {
-            "x": _tf_batches(train, batches, weights),
+            "x": _tf_batches(train, batches, weights, mixer),
             "shuffle": False,  # the plan is the order
             "steps_per_epoch": steps,
             "validation_data": _tf_validation(validation, batch_size),
         }
     return {
-        "x": _numpy_batches(train, batches, weights),
+        "x": _numpy_batches(train, batches, weights, mixer),
         "shuffle": False,
         "steps_per_epoch": steps,
         "validation_data": _Validation(validation, batch_size),

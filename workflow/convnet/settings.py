@@ -54,6 +54,24 @@ def check_shear(spec: dict, where: str = "augmentation") -> None:
         )
 
 
+@dataclass(frozen=True)
+class Mix:
+    """Mixing each training batch with a shuffled copy of itself, images and labels (config key
+    ``mix``): CutMix pastes a box of the partner image, mixup blends the two; the label is mixed
+    in proportion (the box's share of the image, or the blend's weight)."""
+
+    method: str  # cutmix or mixup
+    alpha: float = 1.0  # the mixing proportion is drawn from Beta(alpha, alpha)
+    probability: float = 1.0  # the share of batches mixed; the rest train as they are
+
+    @classmethod
+    def of(cls, spec) -> Mix | None:
+        """From the config's mapping (None: no mixing), or a Mix."""
+        if spec is None or isinstance(spec, cls):
+            return spec
+        return cls(**{key: value for key, value in spec.items() if value is not None})
+
+
 # What an augmentation block means when it leaves these out: the book's Keras 2.0.8 generator.
 AUGMENTATION_DEFAULTS = {
     name: Augmentation.__dataclass_fields__[name].default for name in ("method", "interpolation", "fill_mode")
@@ -172,3 +190,9 @@ class RunSettings(ModelSettings):
     rmsprop_epsilon: float = KERAS_RMSPROP_EPSILON
     init_from: str | None = None  # the experiment whose last-epoch model (same seed) this run starts from
     class_weight: str | None = None  # balanced: weigh each class's loss by n / (k * its count)
+    mix: Mix | None = None  # CutMix or mixup of the training batches
+
+    @classmethod
+    def of(cls, settings):
+        run = super().of(settings)
+        return run if run.mix is None or isinstance(run.mix, Mix) else run.replace(mix=Mix.of(run.mix))

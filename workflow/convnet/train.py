@@ -161,6 +161,8 @@ def train_experiment(
             epochs,
             initial_epoch,
             class_weights=weights,
+            mix=settings.mix,
+            num_classes=settings.num_classes,
         )
         model.fit(**arguments, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
 

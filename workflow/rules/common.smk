@@ -32,6 +32,7 @@ PACKAGE_MODULES = (
     "images",
     "logs",
     "metrics",
+    "mixing",
     "model",
     "pipeline",
     "plots",
