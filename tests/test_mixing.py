@@ -8,10 +8,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from test_many_classes import class_set
 from test_many_classes import train as train_many
 from test_train import SIZE, TINY, Preempt, assert_same_run, read_history, run, write_caches
 
-from convnet.cache import load_image_set
+from convnet.cache import load_image_set, save_image_set
 from convnet.compiling import DominantLabelAccuracy, make_loss
 from convnet.mixing import batch_generator, mix_batch
 from convnet.pipeline import fit_arguments
@@ -155,10 +156,6 @@ def test_a_mixed_run_resumes_to_the_uninterrupted_history_and_weights(tmp_path, 
 
 @pytest.mark.slow
 def test_three_classes_train_with_mixed_rows_and_resume_identically(tmp_path):
-    from test_many_classes import class_set
-
-    from convnet.cache import save_image_set
-
     classes = ("alpha", "beta", "gamma")
     paths = {}
     for split, seed, counts in (("train", 1, [24, 12, 6]), ("validation", 2, [12, 6, 3])):

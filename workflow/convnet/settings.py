@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
 
 from .errors import ConfigError
 
@@ -144,6 +145,8 @@ class ModelSettings:
     seed: int | None = None
     # from the data, not the config: two classes get one sigmoid unit, more a softmax over k units
     num_classes: int = 2
+    # fields that hold a block of settings of their own, each read by its type's ``of``
+    NESTED: ClassVar[dict] = {"augmentation": Augmentation, "expect": Expect, "base": Base}
 
     @classmethod
     def of(cls, settings):
@@ -157,9 +160,8 @@ class ModelSettings:
         values = {key: value for key, value in settings.items() if key in known and value is not None}
         values["image_size"] = tuple(values["image_size"])
         values["conv_filters"] = tuple(values["conv_filters"])
-        values["augmentation"] = Augmentation.of(settings.get("augmentation"))
-        values["expect"] = Expect.of(settings.get("expect"))
-        values["base"] = Base.of(settings.get("base"))
+        for key, kind in cls.NESTED.items():
+            values[key] = kind.of(settings.get(key))
         return cls(**values)
 
     def replace(self, **changes):
@@ -191,8 +193,4 @@ class RunSettings(ModelSettings):
     init_from: str | None = None  # the experiment whose last-epoch model (same seed) this run starts from
     class_weight: str | None = None  # balanced: weigh each class's loss by n / (k * its count)
     mix: Mix | None = None  # CutMix or mixup of the training batches
-
-    @classmethod
-    def of(cls, settings):
-        run = super().of(settings)
-        return run if run.mix is None or isinstance(run.mix, Mix) else run.replace(mix=Mix.of(run.mix))
+    NESTED: ClassVar[dict] = {**ModelSettings.NESTED, "mix": Mix}
