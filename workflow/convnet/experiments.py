@@ -55,7 +55,11 @@ def experiment_settings(config: dict, name: str) -> dict:
     if name not in experiments:
         known = ", ".join(experiments)
         raise ConfigError(f"unknown experiment {name!r}: the config's experiments are {known}")
-    settings = deep_merge(config["experiment_defaults"], _changes(config, experiments, name))
+    defaults = config["experiment_defaults"]
+    settings = deep_merge(defaults, _changes(config, experiments, name))
+    # null for a setting the defaults leave out (a variant's ``mix: null``) is leaving it out: the
+    # same run, fingerprint and run card as an experiment that never set it
+    settings = {k: v for k, v in settings.items() if v is not None or k in defaults}
     augmentation = with_augmentation_defaults(settings.get("augmentation"))
     if augmentation:
         check_shear(augmentation, f"experiments.{name}.augmentation")
