@@ -5,6 +5,7 @@ evaluates, on tiny data."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -269,6 +270,18 @@ def test_an_experiment_based_on_another_changes_only_what_it_names():
     assert experiment_settings(config, "ablation_no_ema")["ema"] == 0.0
     augmentation = experiment_settings(config, "ablation_book_augmentation")["augmentation"]
     assert augmentation["method"] == "affine" and augmentation["shear_radians"] == 0.2
+
+
+def test_a_variant_that_sets_a_setting_back_to_null_is_the_run_without_it():
+    """previous_best is from_scratch_best without CutMix: the same run (and fingerprint, so the
+    same checkpoints and run card) as the recipe had before CutMix was added to it."""
+    ablation = yaml.safe_load((ROOT / "config" / "beyond-ablation.yaml").read_text())
+    config = dict(ENABLED, experiments={**CONFIG["experiments"], **ablation["experiments"]})
+    assert experiment_settings(config, "from_scratch_best")["mix"]["method"] == "cutmix"
+    before = copy.deepcopy(config)
+    del before["beyond"]["experiments"]["from_scratch_best"]["mix"]
+    assert "mix" not in experiment_settings(config, "previous_best")
+    assert run_settings(config, "previous_best", 1) == run_settings(before, "from_scratch_best", 1)
 
 
 @pytest.mark.parametrize(
