@@ -5,7 +5,6 @@ evaluates, on tiny data."""
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import re
@@ -30,6 +29,7 @@ from convnet.experiments import (
     evaluation_settings,
     experiment_names,
     experiment_settings,
+    fingerprint,
     run_settings,
 )
 from convnet.metrics import classification_metrics
@@ -273,15 +273,21 @@ def test_an_experiment_based_on_another_changes_only_what_it_names():
 
 
 def test_a_variant_that_sets_a_setting_back_to_null_is_the_run_without_it():
-    """previous_best is from_scratch_best without CutMix: the same run (and fingerprint, so the
-    same checkpoints and run card) as the recipe had before CutMix was added to it."""
+    """cutmix_recipe with ``mix: null`` is from_scratch_best: the same run and fingerprint, so the
+    same checkpoints and run card, as an experiment that never set ``mix``."""
     ablation = yaml.safe_load((ROOT / "config" / "beyond-ablation.yaml").read_text())
-    config = dict(ENABLED, experiments={**CONFIG["experiments"], **ablation["experiments"]})
-    assert experiment_settings(config, "from_scratch_best")["mix"]["method"] == "cutmix"
-    before = copy.deepcopy(config)
-    del before["beyond"]["experiments"]["from_scratch_best"]["mix"]
-    assert "mix" not in experiment_settings(config, "previous_best")
-    assert run_settings(config, "previous_best", 1) == run_settings(before, "from_scratch_best", 1)
+    experiments = {
+        **CONFIG["experiments"],
+        **ablation["experiments"],
+        "no_mix": {"based_on": "cutmix_recipe", "mix": None},
+    }
+    config = dict(ENABLED, experiments=experiments)
+    assert experiment_settings(config, "cutmix_recipe")["mix"]["method"] == "cutmix"
+    assert "mix" not in experiment_settings(config, "no_mix")
+    assert run_settings(config, "no_mix", 1) == run_settings(config, "from_scratch_best", 1)
+    assert fingerprint(run_settings(config, "no_mix", 1)) == fingerprint(
+        run_settings(config, "from_scratch_best", 1)
+    )
 
 
 @pytest.mark.parametrize(
