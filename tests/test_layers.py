@@ -61,6 +61,7 @@ def test_keras_and_matplotlib_stay_in_their_modules():
             "export",
             "evaluate",
             "backend",
+            "batch_norm",
             "pipeline",
             "summary",
             "predict",

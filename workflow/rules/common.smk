@@ -18,6 +18,7 @@ PACKAGE_MODULES = (
     "archive",
     "augmentation",
     "backend",
+    "batch_norm",
     "cache",
     "callbacks",
     "checkpoints",
