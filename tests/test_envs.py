@@ -91,3 +91,30 @@ def test_the_cuda_variants_pin_the_same_versions():
     assert sorted(p for p in pip if not p.startswith("tensorflow[")) == sorted(
         p for p in cpu_pip if not p.startswith("tensorflow==")
     )
+
+
+def test_tests_of_one_xdist_group_run_on_one_worker(tmp_path):
+    """The suite's shared runs (the fault suite's reference, the recipe's straight run, a venv with
+    only Snakemake) are session fixtures of an xdist_group: made once only if --dist loadgroup
+    (pyproject.toml) keeps a group on one worker, which some pytest releases silently break."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_group.py").write_text(
+        "import os, pytest\n"
+        "@pytest.mark.parametrize('i', range(4))\n"
+        "@pytest.mark.xdist_group('shared')\n"
+        "def test_member(i):\n"
+        "    print('worker', os.environ['PYTEST_XDIST_WORKER'])\n"
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --dist loadgroup\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "2", "-rA", "-p", "no:cacheprovider", "test_group.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    workers = set(re.findall(r"^worker (gw\d+)$", proc.stdout, re.M))
+    assert len(workers) == 1, proc.stdout[-2000:]
