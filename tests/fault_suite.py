@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -119,6 +119,42 @@ def make_workdir(root: Path, name: str) -> Path:
 def pets_archive(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return write_zip(folder / "pets.zip", image_files("kaggle", 30, size=96))
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference: one uninterrupted run that the kills are compared with, whose config the key
+# changes are planned against, and that the damaged checkpoints and the full disk start from
+
+
+@dataclass
+class Reference:
+    workdir: Path
+    args: list[str]  # the command's arguments after ``snakemake --cores 2``
+    url: str  # the served archive (``pets2.zip`` beside it holds the same bytes)
+    digest: str  # its sha256
+    events: list[str]  # its files in the order they first appeared (``file_events``)
+    seconds: float
+
+
+@contextmanager
+def reference_run(root: Path):
+    """Serve the tiny archive slowly over HTTP and finish an uninterrupted run from it; yield the
+    Reference while the server still runs (the kills download again)."""
+    remote = pets_archive(root / "remote")
+    shutil.copy(remote, remote.with_name("pets2.zip"))
+    digest = hashlib.sha256(remote.read_bytes()).hexdigest()
+    with slow_server(remote.parent) as base:
+        url = f"{base}/pets.zip"
+        args = [*TINY, "--config", f"data={{source: url, url: '{url}'}}", EPOCHS]
+        workdir = make_workdir(root, "reference")
+        events, seconds = file_events(workdir, args)
+        yield Reference(workdir, args, url, digest, events, seconds)
+
+
+def copy_of(reference: Reference, workdir: Path) -> Path:
+    """The finished run in another folder, file times kept: Snakemake finds nothing to do there."""
+    shutil.copytree(reference.workdir, workdir, symlinks=True, dirs_exist_ok=True)
+    return workdir
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,24 +405,19 @@ def kill_moments(events: list[str], kills: int) -> list[int]:
     return [moment for moment, _ in kill_plan(events, kills)]
 
 
-def kill_suite(root: Path, kills: int, seed: int) -> dict:
-    remote = pets_archive(root / "remote")
-    with slow_server(remote.parent) as base:
-        args = [*TINY, "--config", f"data={{source: url, url: '{base}/pets.zip'}}", EPOCHS]
-        reference = make_workdir(root, "reference")
-        events, seconds = file_events(reference, args)
-        plan = kill_plan(events, kills)
-        interrupted = make_workdir(root, "interrupted")
-        started = time.monotonic()
-        chain = kill_chain(interrupted, args, plan, seed)
-        chain_seconds = time.monotonic() - started
-    comparison = compare_outputs(reference, interrupted)
+def kill_suite(root: Path, kills: int, seed: int, reference: Reference) -> dict:
+    plan = kill_plan(reference.events, kills)
+    interrupted = make_workdir(root, "interrupted")
+    started = time.monotonic()
+    chain = kill_chain(interrupted, reference.args, plan, seed)
+    chain_seconds = time.monotonic() - started
+    comparison = compare_outputs(reference.workdir, interrupted)
     phases: dict[str, int] = {}
     for kill in chain:
         phases[kill.phase] = phases.get(kill.phase, 0) + 1
     return {
-        "reference_seconds": round(seconds, 1),
-        "file_events": len(events),
+        "reference_seconds": round(reference.seconds, 1),
+        "file_events": len(reference.events),
         "kills_planned": kills,
         "kills": [asdict(k) for k in chain],
         "kills_survived": sum(k.recovered for k in chain),
@@ -850,34 +881,27 @@ def planned_rules(proc: subprocess.CompletedProcess) -> dict[str, int]:
     }
 
 
-def config_key_suite(root: Path) -> list[dict]:
-    remote = pets_archive(root / "keys-remote")
-    shutil.copy(remote, remote.with_name("pets2.zip"))
-    digest = hashlib.sha256(remote.read_bytes()).hexdigest()
-    with slow_server(remote.parent) as base:
-        url = f"{base}/pets.zip"
-        workdir = make_workdir(root, "keys")
-        checked(run(workdir, *TINY, "--config", f"data={{source: url, url: '{url}'}}", EPOCHS))
-        rows = []
-        for key, values in _changes(url, digest).items():
-            rules, touched = EXPECTED_RERUNS[key]
-            expected = {*rules, "config_used"}
-            proc = run(workdir, "-n", *TINY, "--config", *values)
-            if proc.returncode != 0:
-                rows.append({"key": key, "ok": False, "error": (proc.stdout + proc.stderr)[-600:]})
-                continue
-            planned = planned_rules(proc)
-            ok = set(planned) == expected and planned.get("train", 0) == RUNS_OF[touched]
-            rows.append(
-                {"key": key, "planned": planned, "expected": sorted(expected), "runs": touched, "ok": ok}
-            )
+def config_key_suite(reference: Reference) -> list[dict]:
+    """Dry runs in the finished reference run, one changed key each: they change none of its files."""
+    rows = []
+    for key, values in _changes(reference.url, reference.digest).items():
+        rules, touched = EXPECTED_RERUNS[key]
+        expected = {*rules, "config_used"}
+        proc = run(reference.workdir, "-n", *TINY, "--config", *values)
+        if proc.returncode != 0:
+            rows.append({"key": key, "ok": False, "error": (proc.stdout + proc.stderr)[-600:]})
+            continue
+        planned = planned_rules(proc)
+        ok = set(planned) == expected and planned.get("train", 0) == RUNS_OF[touched]
+        rows.append({"key": key, "planned": planned, "expected": sorted(expected), "runs": touched, "ok": ok})
     return rows
 
 
 # ---------------------------------------------------------------------------------------------
 # 4. Faults that clusters bring: a damaged checkpoint, a full disk
 
-DAMAGE_EPOCHS = "experiments={baseline: {epochs: 6}}"
+# The reference trains baseline for 3 epochs: killed once epoch 2 is committed, one epoch is left.
+DAMAGE_AFTER = 2
 TRAINED = "results/history/baseline/seed1.csv"
 CHECKPOINT = "results/checkpoints/baseline/seed1"
 
@@ -903,22 +927,19 @@ def _kill_after_epoch(workdir: Path, args: list[str], epoch: int) -> int:
     return 0
 
 
-def damaged_checkpoint_suite(root: Path) -> list[dict]:
-    """A training killed after epoch 3, then its newest weights file cut to 1,000 bytes (a node
-    that died while a network file system was still writing), or the two newest: the same
-    command resumes from the newest intact epoch (or starts over), says so in one log line, and
-    ends with the history and weights of an uninterrupted run."""
-    archive = pets_archive(root / "data")
-    args = [*TINY, "--config", f"data={{source: local, path: {archive}}}", DAMAGE_EPOCHS]
-    reference = make_workdir(root, "reference")
-    checked(run(reference, TRAINED, *args))
+def damaged_checkpoint_suite(root: Path, reference: Reference) -> list[dict]:
+    """A copy of the reference run whose baseline training is killed after epoch DAMAGE_AFTER,
+    then its newest weights file cut to 1,000 bytes (a node that died while a network file system
+    was still writing), or the two newest: the same command resumes from the newest intact epoch
+    (or starts over), says so in one log line, and ends with the history and weights of the
+    uninterrupted reference."""
+    args = reference.args
     cases = []
     for damaged, expected in ((1, "instead"), (2, "starting over")):
-        workdir = root / f"damaged-{damaged}"
-        shutil.copytree(reference, workdir, symlinks=True)  # the split, caches and model check
+        workdir = copy_of(reference, root / f"damaged-{damaged}")  # the split, caches and model check
         for output in ("history/baseline/seed1.csv", "models/baseline/seed1.h5"):
             (workdir / "results" / output).unlink()
-        epoch = _kill_after_epoch(workdir, args, 3)
+        epoch = _kill_after_epoch(workdir, args, DAMAGE_AFTER)
         for back in range(damaged):
             weights = workdir / CHECKPOINT / f"epoch-{epoch - back}.weights.h5"
             if weights.exists():
@@ -930,16 +951,16 @@ def damaged_checkpoint_suite(root: Path) -> list[dict]:
             [line for line in log.read_text().splitlines() if "is damaged" in line] if log.exists() else []
         )
         same = proc.returncode == 0 and _read_csv_without(workdir / TRAINED, "seconds") == _read_csv_without(
-            reference / TRAINED, "seconds"
+            reference.workdir / TRAINED, "seconds"
         )
         model = "results/models/baseline/seed1.h5"
-        same = same and _h5_arrays(workdir / model) == _h5_arrays(reference / model)
+        same = same and _h5_arrays(workdir / model) == _h5_arrays(reference.workdir / model)
         cases.append(
             {
                 "damaged_epochs": [epoch - back for back in range(damaged)],
                 "killed_after_epoch": epoch,
                 "log_line": lines[0].split(" WARNING ", 1)[-1] if lines else "",
-                "ok": epoch >= 3 and len(lines) == 1 and expected in lines[0] and same,
+                "ok": epoch >= DAMAGE_AFTER and len(lines) == 1 and expected in lines[0] and same,
                 "same_history_and_weights": same,
             }
         )
@@ -978,22 +999,21 @@ def outputs_by_rule(workdir: Path, args: list[str]) -> dict[str, list[str]]:
     return rules
 
 
-def disk_full_suite(root: Path) -> list[dict]:
-    """results/ on a small tmpfs: after a finished run, each rule's outputs removed and the disk
-    filled, then the same command. Every rule that writes must stop with the one line that names
-    its folder and the fix (no traceback) and leave none of its outputs; its outputs are then put
-    back as they were, and at the end the run is up to date again."""
-    workdir = make_workdir(root, "disk")
-    archive = pets_archive(root / "data")
-    args = [*TINY, "--config", f"data={{source: url, url: '{archive.as_uri()}'}}"]
-    results = workdir / "results"
+def disk_full_suite(root: Path, reference: Reference) -> list[dict]:
+    """A copy of the reference run with results/ on a small tmpfs: each rule's outputs removed and
+    the disk filled, then the same command. Every rule that writes must stop with the one line that
+    names its folder and the fix (no traceback) and leave none of its outputs; its outputs are then
+    put back as they were, and at the end the run is up to date again."""
+    workdir = root / "disk"
+    snapshot = reference.workdir / "results"
+    results = copy_of(reference, workdir) / "results"
+    shutil.rmtree(results)  # it goes onto the tmpfs
     results.mkdir()
+    args = reference.args
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(results)], check=True)
     cases = []
     try:
-        checked(run(workdir, *args))
-        snapshot = root / "snapshot"
-        shutil.copytree(results, snapshot, symlinks=True)
+        shutil.copytree(snapshot, results, symlinks=True, dirs_exist_ok=True)
         for rule, outputs in sorted(outputs_by_rule(workdir, args).items()):
             for output in outputs:
                 path = workdir / output
@@ -1040,24 +1060,11 @@ def disk_full_suite(root: Path) -> list[dict]:
 # ---------------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--kills", type=int, default=40, help="SIGKILLs spread over one run (at least 20)")
-    parser.add_argument("--seed", type=int, default=1, help="seeds the delay after each kill moment")
-    parser.add_argument(
-        "--parts",
-        nargs="+",
-        default=["kills", "bad", "keys", "damaged", "disk"],
-        choices=["kills", "bad", "keys", "damaged", "disk"],
-    )
-    parser.add_argument("--json", type=Path, help="write every result here")
-    parser.add_argument("--keep", type=Path, help="keep the work folders here (default: a temporary folder)")
-    args = parser.parse_args(argv)
-    root = Path(args.keep or tempfile.mkdtemp(prefix="convnet-faults-"))
+def _run_parts(args: argparse.Namespace, root: Path, reference: Reference | None) -> tuple[dict, bool]:
     report: dict = {}
     ok = True
     if "kills" in args.parts:
-        result = kill_suite(root / "kills", args.kills, args.seed)
+        result = kill_suite(root / "kills", args.kills, args.seed, reference)
         report["kills"] = result
         cmp = result["comparison"]
         print(
@@ -1078,7 +1085,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  FAILED {case.kind} {case.name!r}: {case}")
         ok &= all(c.ok for c in cases)
     if "keys" in args.parts:
-        rows = config_key_suite(root / "keys")
+        rows = config_key_suite(reference)
         report["config_keys"] = rows
         print(f"config keys: {sum(r['ok'] for r in rows)} rerun exactly what they affect, of {len(rows)}")
         for row in rows:
@@ -1086,7 +1093,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  FAILED {row['key']}: {row}")
         ok &= all(r["ok"] for r in rows)
     if "damaged" in args.parts:
-        cases = damaged_checkpoint_suite(root / "damaged")
+        cases = damaged_checkpoint_suite(root / "damaged", reference)
         report["damaged_checkpoints"] = cases
         print(f"damaged checkpoints: {sum(c['ok'] for c in cases)} recovered of {len(cases)}")
         for case in cases:
@@ -1096,7 +1103,7 @@ def main(argv: list[str] | None = None) -> int:
         ok &= all(c["ok"] for c in cases)
     if "disk" in args.parts:
         if can_mount_tmpfs():
-            cases = disk_full_suite(root / "disk")
+            cases = disk_full_suite(root / "disk", reference)
             report["disk_full"] = cases
             print(f"full disk: {sum(c['ok'] for c in cases)} of {len(cases)} rules stopped with one line")
             for case in cases:
@@ -1105,6 +1112,28 @@ def main(argv: list[str] | None = None) -> int:
             ok &= all(c["ok"] for c in cases)
         else:
             print("full disk: skipped (mounting a tmpfs needs root on Linux)")
+    return report, ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kills", type=int, default=40, help="SIGKILLs spread over one run (at least 20)")
+    parser.add_argument("--seed", type=int, default=1, help="seeds the delay after each kill moment")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=["kills", "bad", "keys", "damaged", "disk"],
+        choices=["kills", "bad", "keys", "damaged", "disk"],
+    )
+    parser.add_argument("--json", type=Path, help="write every result here")
+    parser.add_argument("--keep", type=Path, help="keep the work folders here (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    root = Path(args.keep or tempfile.mkdtemp(prefix="convnet-faults-"))
+    with ExitStack() as stack:
+        reference = None
+        if {"kills", "keys", "damaged", "disk"} & set(args.parts):
+            reference = stack.enter_context(reference_run(root / "reference"))
+        report, ok = _run_parts(args, root, reference)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
     if not args.keep:

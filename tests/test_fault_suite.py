@@ -1,4 +1,6 @@
-"""The fault suite (tests/fault_suite.py) in CI: 20 kills, every bad input, every config key."""
+"""The fault suite (tests/fault_suite.py) in CI: 20 kills, every bad input, every config key, damaged
+checkpoints and a full disk. Four of its parts start from one finished reference run: they share it
+(one xdist group, so that one worker makes it once: pyproject.toml runs with --dist loadgroup)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,20 @@ import pytest
 import fault_suite
 
 pytestmark = pytest.mark.slow
+SHARES_THE_REFERENCE = pytest.mark.xdist_group("fault-suite-reference")
 
 
+@pytest.fixture(scope="session")  # not "module": a worker may run other modules in between
+def reference(tmp_path_factory):
+    with fault_suite.reference_run(tmp_path_factory.mktemp("reference")) as run:
+        yield run
+
+
+@SHARES_THE_REFERENCE
 def test_killed_at_20_moments_and_recovered_with_the_readmes_commands_the_outputs_equal_an_uninterrupted_run(
-    tmp_path,
+    tmp_path, reference
 ):
-    result = fault_suite.kill_suite(tmp_path, kills=20, seed=1)
+    result = fault_suite.kill_suite(tmp_path, kills=20, seed=1, reference=reference)
     failed = [kill for kill in result["kills"] if not kill["recovered"]]
     assert not failed, failed
     assert len(result["kills"]) >= 20, result["kills"]
@@ -31,8 +41,9 @@ def test_every_bad_input_is_refused_with_one_line_and_leaves_nothing_that_looks_
     assert [case for case in cases if not case.ok] == []
 
 
-def test_every_config_key_reruns_exactly_what_it_affects(tmp_path):
-    rows = fault_suite.config_key_suite(tmp_path)
+@SHARES_THE_REFERENCE
+def test_every_config_key_reruns_exactly_what_it_affects(reference):
+    rows = fault_suite.config_key_suite(reference)
     assert len(rows) == len(fault_suite.EXPECTED_RERUNS)
     assert [row for row in rows if not row["ok"]] == []
 
@@ -52,15 +63,17 @@ def test_kill_moments_reach_a_phase_that_an_even_spread_steps_over():
     assert max(moments) <= len(events) - fault_suite.END_EVENTS
 
 
-def test_a_damaged_checkpoint_resumes_from_the_newest_intact_epoch_or_starts_over(tmp_path):
-    cases = fault_suite.damaged_checkpoint_suite(tmp_path)
-    assert [case["damaged_epochs"] for case in cases] == [[3], [3, 2]]
+@SHARES_THE_REFERENCE
+def test_a_damaged_checkpoint_resumes_from_the_newest_intact_epoch_or_starts_over(tmp_path, reference):
+    cases = fault_suite.damaged_checkpoint_suite(tmp_path, reference)
+    assert [case["damaged_epochs"] for case in cases] == [[2], [2, 1]]
     assert [case for case in cases if not case["ok"]] == []
 
 
+@SHARES_THE_REFERENCE
 @pytest.mark.skipif(not fault_suite.can_mount_tmpfs(), reason="mounting a tmpfs needs root on Linux")
-def test_a_full_disk_stops_every_rule_with_one_line_naming_the_folder(tmp_path):
-    cases = fault_suite.disk_full_suite(tmp_path)
+def test_a_full_disk_stops_every_rule_with_one_line_naming_the_folder(tmp_path, reference):
+    cases = fault_suite.disk_full_suite(tmp_path, reference)
     rules = {case["rule"] for case in cases}
     assert {"download_data", "split_data", "cache_images", "train", "evaluate", "plot_history"} <= rules
     assert [case for case in cases if not case["ok"]] == []
