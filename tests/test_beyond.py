@@ -190,11 +190,25 @@ def test_one_zoom_factor_keeps_the_aspect_ratio_in_both_methods():
     assert zoom.height_factor == 0.2 and zoom.width_factor is None
 
 
+# The recipe trained straight through once, for the tests that check it and the resumes compared
+# with it (one xdist group: they share one worker and so this run).
+SHARES_THE_RECIPE_RUN = pytest.mark.xdist_group("recipe-run")
+
+
+@pytest.fixture(scope="session")  # not "module": a worker may run other modules in between
+def recipe_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("recipe")
+    caches = write_caches(folder)
+    settings = dict(RESIDUAL, **RECIPE, augmentation=LAYERS, epochs=3)
+    out, _ = run(folder, caches, settings, tag="straight")
+    return settings, caches, out
+
+
 @pytest.mark.slow
 @pytest.mark.jax
-def test_the_recipe_trains_and_its_saved_models_are_the_averaged_weights_it_validated(tmp_path, caches):
-    settings = dict(RESIDUAL, **RECIPE, augmentation=LAYERS, epochs=3)
-    out, history = run(tmp_path, caches, settings)
+@SHARES_THE_RECIPE_RUN
+def test_the_recipe_trains_and_its_saved_models_are_the_averaged_weights_it_validated(recipe_run):
+    settings, caches, out = recipe_run
     rows = read_history(out / "tiny.csv")
     # warm-up over epoch 1 (4 steps of 16), then the cosine decay: the rate logged after each epoch
     rates = [float(row["learning_rate"]) for row in rows]
@@ -216,10 +230,10 @@ def test_the_recipe_trains_and_its_saved_models_are_the_averaged_weights_it_vali
 
 @pytest.mark.parametrize("stop_after", [pytest.param(1, marks=pytest.mark.jax), 2])
 @pytest.mark.slow
-def test_a_resumed_run_of_the_recipe_equals_an_uninterrupted_one(tmp_path, caches, stop_after):
+@SHARES_THE_RECIPE_RUN
+def test_a_resumed_run_of_the_recipe_equals_an_uninterrupted_one(tmp_path, recipe_run, stop_after):
     """Schedule position, moving averages, augmentation and dropout state all come back."""
-    settings = dict(RESIDUAL, **RECIPE, augmentation=LAYERS, epochs=3)
-    straight, _ = run(tmp_path, caches, settings, tag="straight")
+    settings, caches, straight = recipe_run
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, caches, settings, tag="resumed", extra_callbacks=[Preempt(stop_after)])
     resumed, history = run(tmp_path, caches, settings, tag="resumed")

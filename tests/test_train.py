@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 import logging
 import math
@@ -186,6 +187,19 @@ def cut_short(path: Path, size: int = 1000) -> None:
     path.write_bytes(path.read_bytes()[:size])
 
 
+@pytest.fixture(scope="session")  # not "module": a worker may run other modules in between
+def preempted_run(tmp_path_factory):
+    """A run straight through and the same run stopped after epoch 3 of 4, made once for the damage
+    cases (one xdist group: one worker), each of which damages a copy of the stopped run's folder."""
+    folder = tmp_path_factory.mktemp("preempted")
+    caches = write_caches(folder)
+    settings = dict(TINY, epochs=4, augmentation=BOOK_AUGMENTATION, dropout=0.5, steps_per_epoch=3)
+    straight, _ = run(folder, caches, settings, tag="straight")
+    with pytest.raises(KeyboardInterrupt):
+        run(folder, caches, settings, tag="resumed", extra_callbacks=[Preempt(3)])
+    return settings, caches, straight, folder / "resumed"
+
+
 @pytest.mark.parametrize(
     "damage, resumes_after",
     [
@@ -198,13 +212,12 @@ def cut_short(path: Path, size: int = 1000) -> None:
         pytest.param("history", 0, marks=pytest.mark.slow),
     ],
 )
+@pytest.mark.xdist_group("preempted-run")
 def test_a_damaged_checkpoint_falls_back_and_gives_the_uninterrupted_history(
-    tmp_path, caches, caplog, damage, resumes_after
+    tmp_path, preempted_run, caplog, damage, resumes_after
 ):
-    settings = dict(TINY, epochs=4, augmentation=BOOK_AUGMENTATION, dropout=0.5, steps_per_epoch=3)
-    straight, _ = run(tmp_path, caches, settings, tag="straight")
-    with pytest.raises(KeyboardInterrupt):
-        run(tmp_path, caches, settings, tag="resumed", extra_callbacks=[Preempt(3)])
+    settings, caches, straight, preempted = preempted_run
+    shutil.copytree(preempted, tmp_path / "resumed")
     folder = tmp_path / "resumed" / "checkpoint"
     state = json.loads((folder / "state.json").read_text())
     assert state["epoch"] == 3 and (folder / "previous.json").is_file()
