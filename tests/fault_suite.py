@@ -153,7 +153,7 @@ def reference_run(root: Path):
 
 def copy_of(reference: Reference, workdir: Path) -> Path:
     """The finished run in another folder, file times kept: Snakemake finds nothing to do there."""
-    shutil.copytree(reference.workdir, workdir, symlinks=True, dirs_exist_ok=True)
+    shutil.copytree(reference.workdir, workdir, symlinks=True)
     return workdir
 
 
