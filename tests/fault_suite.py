@@ -39,6 +39,7 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 sys.path.insert(0, str(TESTS.parent / "workflow"))
 
+import forked_snakemake  # noqa: E402
 from conftest import copy_tiny_workflow, http_server, tool  # noqa: E402
 from synthetic import (  # noqa: E402
     damaged_zip_entry,
@@ -66,14 +67,7 @@ def snakemake_command(workdir: Path, *args: str) -> list[str]:
 
 def run(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(
-        snakemake_command(workdir, *args),
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+    return forked_snakemake.run(snakemake_command(workdir, *args)[1:], workdir, env=env, timeout=timeout)
 
 
 def checked(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

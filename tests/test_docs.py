@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
 from pathlib import Path
 
+import forked_snakemake
 import pytest
-from conftest import ROOT, tool
+from conftest import ROOT
 from synthetic import class_folders
 
 PAGES = [ROOT / "README.md", ROOT / "config" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -132,9 +132,10 @@ NOT_A_PLAN = ("--report",)
 
 
 def as_dry_run(command: str, archive: Path, photos: Path) -> list[str]:
-    """The documented command as a dry run on this machine: `-n` added, `--use-conda` left out
-    (conda cannot run here; its env files are checked by tests/test_envs.py), and every data path
-    and predict folder pointing at tiny synthetic photos."""
+    """Snakemake's arguments for the documented command as a dry run on this machine: `-n` added,
+    `--use-conda` left out (conda cannot run here; its env files are checked by
+    tests/test_envs.py), and every data path and predict folder pointing at tiny synthetic
+    photos."""
     command = re.sub(r"((?:^|[{,]\s*)path:\s*)[^,}\s']+", rf"\g<1>{archive}", command)
     command = re.sub(r"(predict=\{\s*\w+:\s*)[^,}\s']+", rf"\g<1>{photos}", command)
     words = []
@@ -144,7 +145,7 @@ def as_dry_run(command: str, archive: Path, photos: Path) -> list[str]:
         # bash's brace expansion of targets (`results/metrics/ablation_{shear,resize}/seed1.json`);
         # a quoted --config value has spaces and stays as it is
         words += expand(word) if " " not in word else [word]
-    return [tool("snakemake"), "-n", *words]
+    return ["-n", *words]
 
 
 def test_the_docs_name_their_snakemake_commands():
@@ -168,9 +169,7 @@ def test_every_snakemake_command_in_the_docs_plans(workdir: Path):
         page = ", ".join(dict.fromkeys(where))
         if any(flag in command for flag in NOT_A_PLAN):
             continue
-        run = subprocess.run(
-            as_dry_run(command, photos, photos), cwd=workdir, capture_output=True, text=True, timeout=120
-        )
+        run = forked_snakemake.run(as_dry_run(command, photos, photos), workdir, timeout=120)
         if run.returncode != 0:
             failures.append(f"{page}: {command}\n{(run.stdout + run.stderr).strip()[-600:]}")
     assert not failures, "\n\n".join(failures)

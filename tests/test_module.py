@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import forked_snakemake
 import pytest
 import yaml
 from conftest import ROOT, copy_workflow, tool
@@ -93,13 +94,7 @@ def host_workflow(folder: Path, snakefile: str) -> Path:
 
 
 def run(folder: Path, *args, env=None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [tool("snakemake"), "--cores", "2", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    proc = forked_snakemake.run(["--cores", "2", *args], folder, env=env)
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
 

@@ -6,10 +6,10 @@ import csv
 import io
 import json
 
+import forked_snakemake
 import numpy as np
 import pytest
 from PIL import Image
-from conftest import tool
 from synthetic import camera_jpeg, class_folders, class_image, encode, write_zip
 
 from convnet.cache import build_image_set, decode, split_classes
@@ -212,14 +212,7 @@ def test_user_classes_replace_the_default_instead_of_merging_into_it():
 
 
 def snakemake_split(workdir, *args):
-    import subprocess
-
-    proc = subprocess.run(
-        [tool("snakemake"), "--cores", "2", "results/data/manifest.csv", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-    )
+    proc = forked_snakemake.run(["--cores", "2", "results/data/manifest.csv", *args], workdir)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return json.loads((workdir / "results/data/provenance.json").read_text())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
+import forked_snakemake
 import pytest
 from conftest import ROOT, tool
 from synthetic import image_files, write_zip
@@ -13,9 +14,7 @@ MANIFEST = "results/data/manifest.csv"
 
 
 def snakemake(workdir, *args, check=True):
-    proc = subprocess.run(
-        [tool("snakemake"), "--cores", "2", *args], cwd=workdir, capture_output=True, text=True
-    )
+    proc = forked_snakemake.run(["--cores", "2", *args], workdir)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
