@@ -2,10 +2,10 @@
 ``snakemake`` command runs) in a process forked from a server that imported Snakemake and its
 plugins once.
 
-A Snakemake start is about 3 s of CPU on a slow 2-core machine, nearly all of it imports, and the
-suite runs Snakemake some 200 times to plan, refuse bad input or unlock; a dry run from the
-server takes under a second. Each command still gets a process of its own (its own working
-folder, environment, arguments, logging and exit code), so one cannot leak into the next. The
+Most of a Snakemake start is imports, and the suite runs Snakemake some 200 times to plan,
+refuse bad input or unlock: benchmarks/snakemake_start.py measures a dry run both ways. Each
+command still gets a process of its own (its own working folder, environment, arguments,
+logging and exit code), so one cannot leak into the next. The
 kill tests start real ``snakemake`` processes (``fault_suite.start``), and so do the tests of the
 command itself (test_layers, test_slurm, test_jax).
 
