@@ -2,8 +2,9 @@
 ``snakemake`` command runs) in a process forked from a server that imported Snakemake and its
 plugins once.
 
-Most of a Snakemake start is imports, and the suite runs Snakemake some 200 times to plan,
-refuse bad input or unlock: benchmarks/snakemake_start.py measures a dry run both ways. Each
+Most of a Snakemake start is imports, and the suite starts Snakemake for every config key, bad
+input and documented command, and to unlock after each kill: benchmarks/snakemake_start.py
+measures a dry run both ways. Each
 command still gets a process of its own (its own working folder, environment, arguments,
 logging and exit code), so one cannot leak into the next. The
 kill tests start real ``snakemake`` processes (``fault_suite.start``), and so do the tests of the
