@@ -4,11 +4,10 @@ plugins once.
 
 Most of a Snakemake start is imports, and the suite starts Snakemake for every config key, bad
 input and documented command, and to unlock after each kill: benchmarks/snakemake_start.py
-measures a dry run both ways. Each
-command still gets a process of its own (its own working folder, environment, arguments,
-logging and exit code), so one cannot leak into the next. The
-kill tests start real ``snakemake`` processes (``fault_suite.start``), and so do the tests of the
-command itself (test_layers, test_slurm, test_jax).
+measures a dry run both ways. Each command still gets a process of its own (its own working
+folder, environment, arguments, logging and exit code), so one cannot leak into the next. The
+kill tests start real ``snakemake`` processes (``fault_suite.start``), and so do the tests of
+the command itself (test_layers, test_slurm, test_jax).
 
     python tests/forked_snakemake.py   # the server: JSON requests on stdin, one reply line each
 """
