@@ -28,6 +28,13 @@ atexit.register(shutil.rmtree, _NO_SCONTROL, True)
 os.environ["PATH"] = f"{_NO_SCONTROL}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+def pytest_collection_modifyitems(items):
+    """The slow tests first, in their files' order, then the rest: with two test processes
+    (pytest-xdist hands out tests in this order), the run then ends on short tests on both, not
+    on one process's end-to-end run while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def real_path() -> str:
     """PATH without the tests' failing `scontrol`: for the runs that use SLURM. Every one of them
     goes, not only this process's: with pytest-xdist a worker inherits the PATH of the process
