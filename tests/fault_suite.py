@@ -61,13 +61,17 @@ EPOCHS = "experiments={baseline: {epochs: 3}, augmented: {epochs: 3, steps_per_e
 MANIFEST = "results/data/manifest.csv"
 
 
+def snakemake_args(*args: str) -> list[str]:
+    return ["--cores", "2", *args]
+
+
 def snakemake_command(workdir: Path, *args: str) -> list[str]:
-    return [tool("snakemake"), "--cores", "2", *args]
+    return [tool("snakemake"), *snakemake_args(*args)]
 
 
 def run(workdir: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return forked_snakemake.run(snakemake_command(workdir, *args)[1:], workdir, env=env, timeout=timeout)
+    return forked_snakemake.run(snakemake_args(*args), workdir, env=env, timeout=timeout)
 
 
 def checked(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

@@ -37,6 +37,7 @@ def serve() -> None:
     with tempfile.TemporaryDirectory() as empty:
         os.chdir(empty)
         snakemake.cli.parse_args(["--dry-run"])
+        os.chdir(os.path.dirname(empty))  # not left standing in a deleted folder
     print("ready", flush=True)
     for line in sys.stdin:
         request = json.loads(line)
