@@ -29,7 +29,21 @@ pytestmark = [
 JAX = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
 
 
-def test_the_model_augmentation_and_training_tests_pass_on_jax():
+@pytest.fixture
+def jax_env(tmp_path):
+    """JAX with a persistent compilation cache in the test's folder: on the CPU these runs are
+    compile-bound, and a resumed run, an evaluation or another test's model of the same shapes
+    compiles the same functions again; the cache hands back the same executables (its key is the
+    compiled program, the options and the JAX version), so no result can depend on it."""
+    return dict(
+        JAX,
+        JAX_COMPILATION_CACHE_DIR=str(tmp_path / "jax-compilation-cache"),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1",
+    )
+
+
+def test_the_model_augmentation_and_training_tests_pass_on_jax(jax_env):
     # The tests whose outcome the backend decides are marked `jax`; the others check files,
     # settings and bookkeeping that no backend touches (damaged checkpoints, refused resumes, run
     # card fields), and the TensorFlow run of the whole suite covers them and the other variants.
@@ -52,7 +66,7 @@ def test_the_model_augmentation_and_training_tests_pass_on_jax():
             "tests/test_beyond.py",
         ],
         cwd=ROOT,
-        env=JAX,
+        env=jax_env,
         capture_output=True,
         text=True,
         timeout=1500,
@@ -61,7 +75,7 @@ def test_the_model_augmentation_and_training_tests_pass_on_jax():
     assert " passed" in proc.stdout and "failed" not in proc.stdout
 
 
-def test_the_tiny_workflow_runs_and_resumes_on_jax(tmp_path):
+def test_the_tiny_workflow_runs_and_resumes_on_jax(tmp_path, jax_env):
     copy_tiny_workflow(tmp_path)
     write_zip(tmp_path / "pets.zip", image_files("kaggle", 30))
     args = [
@@ -82,7 +96,7 @@ def test_the_tiny_workflow_runs_and_resumes_on_jax(tmp_path):
     proc = subprocess.Popen(
         [*fault_suite.snakemake_command(tmp_path, *targets, *args)],
         cwd=tmp_path,
-        env=JAX,
+        env=jax_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -96,7 +110,7 @@ def test_the_tiny_workflow_runs_and_resumes_on_jax(tmp_path):
         done = subprocess.run(
             fault_suite.snakemake_command(tmp_path, *targets, *args, *extra),
             cwd=tmp_path,
-            env=JAX,
+            env=jax_env,
             capture_output=True,
             text=True,
             timeout=1500,
