@@ -50,6 +50,16 @@ def test_env_file_parses_and_agrees_with_requirements(env_file):
         )
 
 
+def test_the_envs_with_tensorflow_pin_the_ml_dtypes_it_imports():
+    # TensorFlow's own dependency, pinned for the time every model job takes to start
+    # (benchmarks/job_start.py): an env without the pin would get whatever pip picks
+    for env_file in ENV_FILES:
+        env = yaml.safe_load(env_file.read_text())
+        listed = pins(next(d["pip"] for d in env["dependencies"] if isinstance(d, dict)))
+        if "tensorflow" in listed:
+            assert listed.get("ml-dtypes") == REQUIREMENTS["ml-dtypes"], env_file.name
+
+
 def test_every_rule_names_an_existing_env_file():
     for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
         for env in re.findall(r'conda:\s*\n\s*"([^"]+)"', smk.read_text()):
