@@ -60,7 +60,9 @@ def environments(versions: list[str], folder: Path) -> dict[str, dict[str, str]]
         )
     found = {}
     for env in envs:
-        version = subprocess.run([sys.executable, "-c", REPORT], env=env, capture_output=True, text=True)
+        version = subprocess.run(
+            [sys.executable, "-c", REPORT], env=env, capture_output=True, text=True, check=True
+        )
         found[version.stdout.strip()] = env
     return found
 

@@ -26,17 +26,18 @@ pytestmark = [
         importlib.util.find_spec("jax") is None, reason="jax is not installed (requirements-dev.txt)"
     ),
 ]
-JAX = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
 
 
 @pytest.fixture
 def jax_env(tmp_path):
-    """JAX with a persistent compilation cache in the test's folder: on the CPU these runs are
-    compile-bound, and a resumed run, an evaluation or another test's model of the same shapes
-    compiles the same functions again; the cache hands back the same executables (its key is the
-    compiled program, the options and the JAX version), so no result can depend on it."""
+    """KERAS_BACKEND=jax with a persistent compilation cache in the test's folder: each process (a
+    resumed run, an evaluation, another test's model of the same shapes) would compile the same
+    functions again; the cache keys an executable by the compiled program, its options and the
+    JAX version, so it hands back what compiling again would give."""
     return dict(
-        JAX,
+        os.environ,
+        KERAS_BACKEND="jax",
+        TF_CPP_MIN_LOG_LEVEL="3",
         JAX_COMPILATION_CACHE_DIR=str(tmp_path / "jax-compilation-cache"),
         JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
         JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="-1",
