@@ -26,8 +26,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
-from convnet.runcard import cpu_model  # noqa: E402
-
 IMPORTS = {"import keras": "import keras", "import ml_dtypes": "import ml_dtypes"}
 REPORT = "import ml_dtypes, sys; sys.stdout.write(ml_dtypes.__version__)"
 
@@ -79,6 +77,8 @@ def main() -> None:
             for version, env in envs.items():
                 for name, code in IMPORTS.items():
                     times[version, name].append(measured(code, env))
+    from convnet.runcard import cpu_model  # after measuring: it imports Keras
+
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; {options.runs} starts each, alternating")
     for (version, name), pairs in times.items():
         walls, cpus = zip(*pairs)

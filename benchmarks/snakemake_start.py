@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "workflow"))
 
 import forked_snakemake  # noqa: E402
 from conftest import copy_tiny_workflow, tool  # noqa: E402
@@ -78,7 +79,9 @@ def main() -> None:
                 )
             )
             times["forked from the server"].append(measured(lambda: forked_snakemake.run(ARGS, workdir)))
-    print(f"machine: {_cpu_name()}, {os.cpu_count()} cores; {runs} dry runs of the tiny workflow each")
+    from convnet.runcard import cpu_model  # after measuring: it imports Keras
+
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; {runs} dry runs of the tiny workflow each")
     print(f"starting the server: {start_wall:.2f} s wall, {start_cpu:.2f} s CPU (once per test process)")
     for name, pairs in times.items():
         walls, cpus = zip(*pairs)
@@ -86,13 +89,6 @@ def main() -> None:
             f"{name:>24}: median {statistics.median(walls):.2f} s wall, "
             f"{statistics.median(cpus):.2f} s CPU per command"
         )
-
-
-def _cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 if __name__ == "__main__":
