@@ -61,6 +61,23 @@ def test_layers_method_maps_the_books_arguments_to_keras_layers():
     assert names.index("zoom") < names.index("rescale") < names.index("conv1")
 
 
+def test_keras_augmentation_layers_let_jax_compile_the_training_step():
+    """Keras marks RandomRotation and RandomZoom unfit for XLA (TensorFlow's op has no kernel), and
+    one such layer makes it train the whole model eagerly; on JAX the workflow marks them fit."""
+    import keras
+
+    from convnet.compiling import compile_model
+
+    settings = dict(experiment_settings(CONFIG, "augmented"), seed=1)
+    settings["augmentation"]["method"] = "layers"
+    model = compile_model(model_from_settings(settings), settings)
+    unfit = sorted(layer.name for layer in model.layers if not layer.supports_jit)
+    if keras.backend.backend() == "jax":
+        assert unfit == [] and model.jit_compile
+    else:
+        assert unfit == ["rotate", "shear", "shift", "zoom"]
+
+
 def test_book_augmentation_is_one_layer_before_rescaling():
     model = model_from_settings(dict(experiment_settings(CONFIG, "augmented"), seed=1))
     names = [layer.name for layer in model.layers]

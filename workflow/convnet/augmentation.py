@@ -27,6 +27,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from .backend import compiled_on_jax
 from .settings import Augmentation
 
 # Every layer that draws random numbers, in a fixed order: each gets its own seed from the run's.
@@ -238,7 +239,7 @@ def keras_layers(spec: Augmentation, seed: int | None) -> list[layers.Layer]:
                 **geometric,
             )
         )
-    return result
+    return compiled_on_jax(result)
 
 
 def augmentation_layers(spec: Augmentation | dict | None, seed: int | None = None) -> list[layers.Layer]:

@@ -156,6 +156,19 @@ def dtype_policy(precision: str):
         keras.config.set_dtype_policy(before)
 
 
+def compiled_on_jax(layers: list[keras.layers.Layer]) -> list[keras.layers.Layer]:
+    """``layers``, marked as fit for ``jax.jit`` when the backend is JAX. Keras marks RandomRotation,
+    RandomZoom, RandomTranslation and RandomShear ``supports_jit = False`` on every backend because
+    TensorFlow's transform op has no XLA kernel; on JAX they are ``jax.numpy`` code that compiles,
+    but one such layer makes Keras train the whole model eagerly, op by op (keras-team/keras#23229:
+    hours instead of minutes on a TPU; ``benchmarks/jax_augmentation.py``). On TensorFlow the mark
+    stays: there it is right."""
+    if keras.backend.backend() == "jax":
+        for layer in layers:
+            layer.supports_jit = True
+    return layers
+
+
 def configure(precision: str, threads: int | None, deterministic: bool, seed: int) -> str:
     """Set thread counts and seeds; return the precision to build the model in (``dtype_policy``)."""
     chosen = choose_precision(precision)
