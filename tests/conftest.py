@@ -21,11 +21,27 @@ REAL_DATA = ROOT.parent / "shared" / "data" / "dogs-vs-cats-128px.zip"
 # Runs that do not use SLURM get an `scontrol` that fails at once; tests/test_slurm.py uses
 # real_path().
 _NO_SCONTROL_PREFIX = "convnet-no-scontrol-"
-_NO_SCONTROL = Path(tempfile.mkdtemp(prefix=_NO_SCONTROL_PREFIX))
-(_NO_SCONTROL / "scontrol").write_text("#!/bin/sh\n# tests/conftest.py: no SLURM controller here\nexit 1\n")
-(_NO_SCONTROL / "scontrol").chmod(0o755)
-atexit.register(shutil.rmtree, _NO_SCONTROL, True)
-os.environ["PATH"] = f"{_NO_SCONTROL}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def _no_scontrol_folder() -> Path | None:
+    """The failing ``scontrol``'s folder that this process inherited on PATH, if any."""
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        if Path(entry).name.startswith(_NO_SCONTROL_PREFIX) and (Path(entry) / "scontrol").is_file():
+            return Path(entry)
+    return None
+
+
+# Made once, by the first test process (the one that also removes it at exit): the processes it
+# starts (pytest-xdist's workers, which end without running atexit, and tests/test_jax.py's pytest)
+# inherit its PATH and use its folder, instead of each leaving one behind in the temp folder.
+if _no_scontrol_folder() is None:
+    _NO_SCONTROL = Path(tempfile.mkdtemp(prefix=_NO_SCONTROL_PREFIX))
+    (_NO_SCONTROL / "scontrol").write_text(
+        "#!/bin/sh\n# tests/conftest.py: no SLURM controller here\nexit 1\n"
+    )
+    (_NO_SCONTROL / "scontrol").chmod(0o755)
+    atexit.register(shutil.rmtree, _NO_SCONTROL, True)
+    os.environ["PATH"] = f"{_NO_SCONTROL}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def pytest_collection_modifyitems(items):
