@@ -25,7 +25,9 @@ def test_killed_at_20_moments_and_recovered_with_the_readmes_commands_the_output
     result = fault_suite.kill_suite(tmp_path, kills=20, seed=1, reference=reference)
     failed = [kill for kill in result["kills"] if not kill["recovered"]]
     assert not failed, failed
-    assert len(result["kills"]) == 20, result["kills"]  # the phases' kills among them
+    # the phases' kills among the 20, and one more for each phase that the interrupted run, whose
+    # stream of files drifts from the reference's, reaches only after the 20 moments (kill_chain)
+    assert 20 <= len(result["kills"]) <= 20 + len(fault_suite.KILL_PHASES), result["kills"]
     phases = set(result["kills_by_phase"])
     assert {"download", "split", "cache", "evaluation", "plotting"} <= phases, phases
     assert any(phase.startswith("training") for phase in phases), phases
