@@ -4,6 +4,7 @@ the cause and the fix, instead of training on the CPU a hundred times slower."""
 from __future__ import annotations
 
 import logging
+import os
 
 import keras
 import pytest
@@ -49,6 +50,19 @@ def test_a_job_handed_a_gpu_it_cannot_see_stops_naming_cause_and_fix():
 def test_accelerator_cuda_requires_a_gpu_even_without_scheduler_variables():
     with pytest.raises(HardwareError, match="compute.accelerator is cuda, but"):
         check_gpu("cuda", cpu_fallback=False, environ={}, gpus=[])
+
+
+def test_on_jax_a_thread_count_below_the_cores_is_said_not_applied(caplog):
+    import keras
+
+    from convnet.backend import configure
+
+    if keras.backend.backend() != "jax":
+        pytest.skip("TensorFlow applies it, for the whole process (tests/test_jax.py runs this on JAX)")
+    with caplog.at_level(logging.INFO, logger="convnet.backend"):
+        configure("float32", 1, deterministic=False, seed=1)
+    said = "threads 1 is not applied; XLA uses the" in caplog.text
+    assert said == (len(os.sched_getaffinity(0)) > 1)
 
 
 def test_cpu_fallback_warns_and_goes_on(caplog):
