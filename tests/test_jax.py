@@ -35,8 +35,7 @@ def jax_env(tmp_path):
     functions again; the cache keys an executable by the compiled program, its options and the
     JAX version, so it hands back what compiling again would give. XLA's LLVM backend at its lowest
     optimization level: the tests' tiny models spend most of their time compiling, little running
-    the code (the rerun below: 131 -> 87 s on a 2-core AVX2 EPYC); what the tests check, the Keras
-    code on JAX, is the same at every level."""
+    the code; what the tests check, the Keras code on JAX, is the same at every level."""
     return dict(
         os.environ,
         KERAS_BACKEND="jax",

@@ -184,13 +184,12 @@ def configure(precision: str, threads: int | None, deterministic: bool, seed: in
                 pass
         if deterministic:
             tf.config.experimental.enable_op_determinism()
-    elif threads and threads < len(os.sched_getaffinity(0)):
+    elif threads and threads < (cores := len(os.sched_getaffinity(0))):
         # XLA has no setting for its CPU threads (``intra_op_parallelism_threads`` is no XLA flag):
         # only the cores a process may run on bound them, as a SLURM job's cgroup does
         log.info(
-            "%s backend: threads %d is not applied; XLA uses the %d cores this job may run on",
-            keras.backend.backend(),
+            "jax backend: threads %d is not applied; XLA uses the %d cores this job may run on",
             threads,
-            len(os.sched_getaffinity(0)),
+            cores,
         )
     return chosen
