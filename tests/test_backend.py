@@ -53,8 +53,6 @@ def test_accelerator_cuda_requires_a_gpu_even_without_scheduler_variables():
 
 
 def test_on_jax_a_thread_count_below_the_cores_is_said_not_applied(caplog):
-    import keras
-
     from convnet.backend import configure
 
     if keras.backend.backend() != "jax":

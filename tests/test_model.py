@@ -62,8 +62,9 @@ def test_layers_method_maps_the_books_arguments_to_keras_layers():
 
 
 def test_keras_augmentation_layers_let_jax_compile_the_training_step():
-    """Keras marks RandomRotation and RandomZoom unfit for XLA (TensorFlow's op has no kernel), and
-    one such layer makes it train the whole model eagerly; on JAX the workflow marks them fit."""
+    """Keras marks its rotation, shift, shear and zoom layers unfit for XLA (TensorFlow's op has no
+    kernel), and one such layer makes it train the whole model eagerly; on JAX the workflow marks
+    them fit."""
     import keras
 
     from convnet.compiling import compile_model
