@@ -126,6 +126,20 @@ def http_server(handler):
         httpd.server_close()
 
 
+# The fault suite's reference (tests/fault_suite.py): one finished run of every target from a served
+# archive, which the kills are compared with and several tests copy and go on from. Tests that use
+# it share one xdist group, so that one worker makes it once (pyproject.toml: --dist loadgroup).
+SHARES_THE_REFERENCE = pytest.mark.xdist_group("fault-suite-reference")
+
+
+@pytest.fixture(scope="session")  # not "module": a worker may run other modules in between
+def reference(tmp_path_factory):
+    import fault_suite
+
+    with fault_suite.reference_run(tmp_path_factory.mktemp("reference")) as run:
+        yield run
+
+
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A copy of the workflow to run Snakemake in."""

@@ -995,22 +995,24 @@ def _fill(folder: Path) -> Path:
     return filler
 
 
-def outputs_by_rule(workdir: Path, args: list[str]) -> dict[str, list[str]]:
-    """Every output of the finished run, by the rule that writes it (``snakemake --summary``)."""
+def one_job_of_each_rule(workdir: Path, args: list[str]) -> dict[str, list[str]]:
+    """The outputs of one job of each rule of the finished run: of the job whose log sorts first
+    (``snakemake --summary`` names each output's rule and log; every rule has a log, one per job).
+    The jobs of a rule run the same code, and each one left to fail costs a process start."""
+    jobs: dict[str, dict[str, list[str]]] = {}
     out = checked(run(workdir, "--summary", *args)).stdout
-    rules: dict[str, list[str]] = {}
     for line in out.splitlines()[1:]:
         fields = line.split("\t")
-        if len(fields) >= 3 and fields[0].startswith("results/"):
-            rules.setdefault(fields[2], []).append(fields[0])
-    return rules
+        if len(fields) >= 4 and fields[0].startswith("results/"):
+            jobs.setdefault(fields[2], {}).setdefault(fields[3], []).append(fields[0])
+    return {rule: outputs[min(outputs)] for rule, outputs in jobs.items()}
 
 
 def disk_full_suite(root: Path, reference: Reference) -> list[dict]:
-    """A copy of the reference run with results/ on a small tmpfs: each rule's outputs removed and
-    the disk filled, then the same command. Every rule that writes must stop with the one line that
-    names its folder and the fix (no traceback) and leave none of its outputs; its outputs are then
-    put back as they were, and at the end the run is up to date again."""
+    """A copy of the reference run with results/ on a small tmpfs: for each rule, one job's outputs
+    removed and the disk filled, then the same command. Every rule that writes must stop with the
+    one line that names its folder and the fix (no traceback) and leave none of its outputs; they
+    are then put back as they were, and at the end the run is up to date again."""
     workdir = root / "disk"
     snapshot = reference.workdir / "results"
     results = copy_of(reference, workdir) / "results"
@@ -1021,7 +1023,7 @@ def disk_full_suite(root: Path, reference: Reference) -> list[dict]:
     cases = []
     try:
         shutil.copytree(snapshot, results, symlinks=True, dirs_exist_ok=True)
-        for rule, outputs in sorted(outputs_by_rule(workdir, args).items()):
+        for rule, outputs in sorted(one_job_of_each_rule(workdir, args).items()):
             for output in outputs:
                 path = workdir / output
                 shutil.rmtree(path) if path.is_dir() else path.unlink()

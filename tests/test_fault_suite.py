@@ -1,21 +1,15 @@
 """The fault suite (tests/fault_suite.py) in CI: 20 kills, every bad input, every config key, damaged
-checkpoints and a full disk. Four of its parts start from one finished reference run: they share it
-(one xdist group, so that one worker makes it once: pyproject.toml runs with --dist loadgroup)."""
+checkpoints and a full disk. Four of its parts start from one finished reference run, as does
+tests/test_workflow_e2e.py's rule all: conftest.py's ``reference``, made once for them all."""
 
 from __future__ import annotations
 
 import pytest
 
 import fault_suite
+from conftest import SHARES_THE_REFERENCE
 
 pytestmark = pytest.mark.slow
-SHARES_THE_REFERENCE = pytest.mark.xdist_group("fault-suite-reference")
-
-
-@pytest.fixture(scope="session")  # not "module": a worker may run other modules in between
-def reference(tmp_path_factory):
-    with fault_suite.reference_run(tmp_path_factory.mktemp("reference")) as run:
-        yield run
 
 
 @SHARES_THE_REFERENCE

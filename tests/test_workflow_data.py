@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import forked_snakemake
@@ -56,16 +57,16 @@ def test_bad_config_is_a_clear_error(workdir, config, message):
 @pytest.mark.slow
 def test_split_through_snakemake_on_a_synthetic_archive(workdir):
     write_zip(workdir / "pets.zip", image_files("folders", 10))
-    snakemake(
-        workdir,
-        "results/data/manifest.csv",
-        "--config",
-        f"data={{source: local, path: pets.zip, {SMALL_SPLIT}}}",
-    )
+    config = f"data={{source: local, path: pets.zip, {SMALL_SPLIT}}}"
+    snakemake(workdir, "results/data/manifest.csv", "--config", config)
     manifest = (workdir / "results/data/manifest.csv").read_text().splitlines()
     assert len(manifest) == 1 + 16
     assert (workdir / "results/logs/split_data.log").read_text().count("dropped") >= 4
     assert (workdir / "results/benchmarks/split_data.tsv").exists()
+    # the same archive copied again (a newer time, the same bytes) redoes nothing
+    os.utime(workdir / "pets.zip")
+    dry_run = snakemake(workdir, "-n", "results/data/manifest.csv", "--config", config)
+    assert "Nothing to be done" in dry_run.stdout + dry_run.stderr
 
 
 @pytest.mark.slow

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 
+import fault_suite
 import pandas as pd
 import pytest
-from conftest import REAL_DATA, copy_tiny_workflow
+from conftest import REAL_DATA, SHARES_THE_REFERENCE, copy_tiny_workflow
 from synthetic import image_files, write_zip
 from test_workflow_data import snakemake
 
@@ -84,12 +84,31 @@ def test_the_books_model_check_stops_a_changed_architecture_before_training(tiny
     assert not (tiny_workdir / "results" / "logs" / "train").exists()  # nothing reached training
 
 
+@pytest.fixture(scope="session")  # two tests of one xdist group; a worker may run others between
+def two_seeds_added_later(reference, tmp_path_factory):
+    """rule all, as a user goes on from a finished run: the fault suite's reference run (every
+    target, from an archive served over HTTP, seed 1 of both experiments, 3 epochs) copied, then
+    seeds 2 and 3 of the augmented experiment added, their trainings at one thread each (two cores
+    would fit both at once). Yields the folder, the config, the plan and Snakemake's output."""
+    workdir = fault_suite.copy_of(reference, tmp_path_factory.mktemp("two-seeds-added") / "run")
+    epochs = "baseline: {epochs: 3}, augmented: {epochs: 3, steps_per_epoch: 3"
+    assert reference.args[-1] == f"experiments={{{epochs}}}}}"  # fault_suite.EPOCHS
+    config = [*reference.args[:-1], f"experiments={{{epochs}, seeds: [1, 2, 3]}}}}"]
+    plan = planned_jobs(workdir, *config)
+    proc = snakemake(workdir, *config, "--set-threads", "train=1")
+    return workdir, config, plan, proc.stdout + proc.stderr
+
+
 @pytest.mark.slow
-def test_rule_all_and_the_report_on_tiny_synthetic_data(tiny_workdir):
-    config = ["--config", "data={path: pets.zip}", "experiments={augmented: {seeds: [1, 2]}}"]
-    snakemake(tiny_workdir, *TINY, *config)
-    results = tiny_workdir / "results"
-    for name, seeds in (("baseline", [1]), ("augmented", [1, 2])):
+@SHARES_THE_REFERENCE
+def test_rule_all_and_the_report_on_tiny_synthetic_data(two_seeds_added_later):
+    workdir, config, plan, _ = two_seeds_added_later
+    # the seeds added later train only the new runs; the summary and curves take them in
+    assert plan["train"] == 2 and plan["evaluate"] == 2 and "model_summary" not in plan
+    assert plan["experiment_summary"] == 1 and plan["plot_history"] == 2
+
+    results = workdir / "results"
+    for name, seeds in (("baseline", [1]), ("augmented", [1, 2, 3])):
         for kind in ("accuracy", "loss"):
             assert (results / "plots" / f"{name}_{kind}.png").stat().st_size > 10_000
         for seed in seeds:
@@ -97,31 +116,25 @@ def test_rule_all_and_the_report_on_tiny_synthetic_data(tiny_workdir):
                 assert (results / "plots" / name / f"seed{seed}_{kind}.png").stat().st_size > 10_000
             assert (results / "models" / name / f"seed{seed}_best.h5").is_file()
             history = pd.read_csv(results / "history" / name / f"seed{seed}.csv")
-            assert history["epoch"].tolist() == [1, 2]
+            assert history["epoch"].tolist() == [1, 2, 3]
             assert (results / "benchmarks" / "train" / name / f"seed{seed}.tsv").is_file()
         summary = pd.read_csv(results / "metrics" / f"{name}_summary.csv")
         assert summary["checkpoint"].tolist() == ["last", "best"]
         assert summary["seeds"].astype(str).tolist() == [" ".join(map(str, seeds))] * 2
-    augmented = [pd.read_csv(results / "history" / "augmented" / f"seed{s}.csv") for s in (1, 2)]
-    assert augmented[0]["loss"].tolist() != augmented[1]["loss"].tolist()  # the seed reached training
+    losses = {
+        tuple(pd.read_csv(results / "history" / "augmented" / f"seed{seed}.csv")["loss"])
+        for seed in (1, 2, 3)
+    }
+    assert len(losses) == 3  # each seed reached training
     table = pd.read_csv(results / "metrics" / "test_metrics.csv")
-    assert len(table) == 6 and set(table["images"]) == {12}
-    assert table["seed"].tolist() == [1, 1, 1, 1, 2, 2]
+    assert len(table) == 8 and set(table["images"]) == {12}
+    assert table["seed"].tolist() == [1, 1, 1, 1, 2, 2, 3, 3]
     assert not (results / "checkpoints" / "baseline" / "seed1").exists()
-
-    # the same archive copied again (newer time) redoes nothing
-    os.utime(tiny_workdir / "pets.zip")
-    dry_run = snakemake(tiny_workdir, "-n", *TINY, *config)
+    dry_run = snakemake(workdir, "-n", *config)
     assert "Nothing to be done" in dry_run.stdout + dry_run.stderr
 
-    # a seed added later trains only the new run; the summary and curves take it in
-    more = ["--config", "data={path: pets.zip}", "experiments={augmented: {seeds: [1, 2, 3]}}"]
-    jobs = planned_jobs(tiny_workdir, *TINY, *more)
-    assert jobs["train"] == 1 and jobs["evaluate"] == 1 and "model_summary" not in jobs
-    assert jobs["experiment_summary"] == 1 and jobs["plot_history"] == 2
-
-    snakemake(tiny_workdir, "--report", "report.html", *TINY, *config)
-    html = (tiny_workdir / "report.html").read_text()
+    snakemake(workdir, "--report", "report.html", *config)
+    html = (workdir / "report.html").read_text()
     assert len(html) > 100_000
     for needle in (
         "test_metrics.csv",
@@ -214,23 +227,13 @@ def test_real_data_smoke_run_on_trashnet_six_unequal_classes(tmp_path):
 
 
 @pytest.mark.slow
-def test_on_one_workstation_two_gpu_jobs_never_run_at_once(tiny_workdir):
+@SHARES_THE_REFERENCE
+def test_on_one_workstation_two_gpu_jobs_never_run_at_once(two_seeds_added_later):
     """profiles/default caps gpu at 1 on the machine that runs Snakemake (a local resource, so a
-    cluster is not capped: tests/test_slurm.py): two seeds' trainings run one after the other
+    cluster is not capped: tests/test_slurm.py): the two seeds' trainings run one after the other
     though two cores would fit both."""
     from conftest import job_events
 
-    proc = snakemake(
-        tiny_workdir,
-        "results/models/augmented/seed1.h5",
-        "results/models/augmented/seed2.h5",
-        *TINY,
-        "--config",
-        "data={path: pets.zip}",
-        "experiments={augmented: {seeds: [1, 2], epochs: 3}}",
-        "--set-threads",
-        "train=1",
-    )
-    trainings = job_events(proc.stdout + proc.stderr, "train")
+    trainings = job_events(two_seeds_added_later[3], "train")
     first, second = sorted(trainings.values(), key=lambda events: events["started"])
     assert len(trainings) == 2 and first["finished"] < second["started"], trainings
