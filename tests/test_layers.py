@@ -86,9 +86,10 @@ def snakemake_only(tmp_path_factory) -> Path:
         if line.startswith("snakemake==")
     )
     env = tmp_path_factory.mktemp("snakemake-only") / "venv"
-    venv.create(env, with_pip=True)
+    # no pip of its own (nor its bootstrap): the tests' pip installs into it (pip --python)
+    venv.create(env, with_pip=False)
     proc = subprocess.run(
-        [str(env / "bin" / "pip"), "install", "-q", pin],
+        [sys.executable, "-m", "pip", "--python", str(env / "bin" / "python"), "install", "-q", pin],
         capture_output=True,
         text=True,
         env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"),
