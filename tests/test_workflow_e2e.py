@@ -91,9 +91,9 @@ def two_seeds_added_later(reference, tmp_path_factory):
     seeds 2 and 3 of the augmented experiment added, their trainings at one thread each (two cores
     would fit both at once). Yields the folder, the config, the plan and Snakemake's output."""
     workdir = fault_suite.copy_of(reference, tmp_path_factory.mktemp("two-seeds-added") / "run")
-    epochs = "baseline: {epochs: 3}, augmented: {epochs: 3, steps_per_epoch: 3"
-    assert reference.args[-1] == f"experiments={{{epochs}}}}}"  # fault_suite.EPOCHS
-    config = [*reference.args[:-1], f"experiments={{{epochs}, seeds: [1, 2, 3]}}}}"]
+    seeds = fault_suite.EPOCHS.replace("augmented: {", "augmented: {seeds: [1, 2, 3], ")
+    assert seeds != fault_suite.EPOCHS and reference.args[-1] == fault_suite.EPOCHS
+    config = [*reference.args[:-1], seeds]
     plan = planned_jobs(workdir, *config)
     proc = snakemake(workdir, *config, "--set-threads", "train=1")
     return workdir, config, plan, proc.stdout + proc.stderr
@@ -234,6 +234,7 @@ def test_on_one_workstation_two_gpu_jobs_never_run_at_once(two_seeds_added_later
     though two cores would fit both."""
     from conftest import job_events
 
-    trainings = job_events(two_seeds_added_later[3], "train")
+    *_, output = two_seeds_added_later
+    trainings = job_events(output, "train")
     first, second = sorted(trainings.values(), key=lambda events: events["started"])
     assert len(trainings) == 2 and first["finished"] < second["started"], trainings
