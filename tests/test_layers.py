@@ -4,7 +4,6 @@ matplotlib; Keras lives where models are built, trained and evaluated, matplotli
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -86,16 +85,16 @@ def snakemake_only(tmp_path_factory) -> Path:
         if line.startswith("snakemake==")
     )
     env = tmp_path_factory.mktemp("snakemake-only") / "venv"
-    # no pip of its own (nor its bootstrap): the tests' pip installs into it (pip --python)
+    # no pip of its own (nor its bootstrap): the tests' uv (requirements-dev.txt) installs into it
     venv.create(env, with_pip=False)
+    uv = Path(sys.executable).parent / "uv"
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(env / "bin" / "python"), "install", "-q", pin],
+        [str(uv), "pip", "install", "-q", "--python", str(env / "bin" / "python"), "--compile-bytecode", pin],
         capture_output=True,
         text=True,
-        env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"),
     )
     if proc.returncode != 0:
-        pytest.fail(f"pip install {pin} failed:\n{proc.stderr[-2000:]}")
+        pytest.fail(f"uv pip install {pin} failed:\n{proc.stderr[-2000:]}")
     return env / "bin" / "snakemake"
 
 

@@ -11,6 +11,10 @@ def test_ci_runs_the_readme_test_command():
     command = readme[readme.index(marker) + len(marker) :].strip().splitlines()[0].strip()
     assert command.startswith("python3 -m venv .venv")
     assert command in (ROOT / ".ci" / "run").read_text()
+    # pip bootstraps the uv that requirements-dev.txt pins, so the venv keeps the one it used
+    bootstrapped = re.search(r"pip install -q (uv==\S+)", command).group(1)
+    assert f"\n{bootstrapped}\n" in (ROOT / "requirements-dev.txt").read_text()
+    assert "--python .venv/bin/python" in command, "uv would install into an activated venv instead"
 
 
 def test_every_relative_link_in_the_docs_points_at_a_file_in_the_repository():
