@@ -1,7 +1,7 @@
 """What setting up the tests' venv costs: ``pip install -r requirements-dev.txt`` against the
-README's ``uv pip install --compile-bytecode -r requirements-dev.txt`` (uv itself installed by pip
-first, as the README does), each into a fresh venv with an empty download cache, one after the
-other in one run on one machine. Both write the bytecode of every module: with
+install part of the README's test command, read from the README (uv bootstrapped by pip, then
+``uv pip install --compile-bytecode -r requirements-dev.txt``), each into a fresh venv with an empty
+download cache, one after the other in one run on one machine. Both write the bytecode of every module: with
 PYTHONDONTWRITEBYTECODE set, as on this project's machines, a venv without it compiles TensorFlow
 again in every process that imports it.
 
@@ -15,42 +15,38 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIREMENTS = ROOT / "requirements-dev.txt"
+PIP = "python3 -m venv .venv && .venv/bin/pip install -q -r requirements-dev.txt"
 
 
-def uv_pin() -> str:
-    return next(line.strip() for line in REQUIREMENTS.read_text().splitlines() if line.startswith("uv=="))
+def readme_install() -> str:
+    """The README's test command up to the tests: what sets up the venv."""
+    readme = (ROOT / "README.md").read_text()
+    marker = "**Run the tests**:"
+    command = readme[readme.index(marker) + len(marker) :].strip().splitlines()[0].strip()
+    return command.split(" && .venv/bin/python -m pytest")[0]
 
 
-def run(*command: str | Path, **env: str) -> None:
-    proc = subprocess.run(
-        [str(c) for c in command], capture_output=True, text=True, env=dict(os.environ, **env)
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(map(str, command))} failed:\n{proc.stderr[-2000:]}")
-
-
-def install(scratch: Path, installer: str) -> tuple[float, float, list[str]]:
-    """(wall seconds, size in GB, ``pip freeze`` without uv) of a fresh venv set up by ``installer``."""
-    venv = scratch / installer
-    python = venv / "bin" / "python"
-    cache = {"PIP_NO_CACHE_DIR": "1", "UV_CACHE_DIR": str(scratch / f"{installer}-cache")}
+def install(scratch: Path, name: str, command: str) -> tuple[float, float, list[str]]:
+    """(wall seconds, size in GB, ``pip freeze`` without uv) of a fresh ``.venv`` that ``command``
+    sets up in a folder of its own holding the requirements files."""
+    folder = scratch / name
+    folder.mkdir()
+    for requirements in ROOT.glob("requirements*.txt"):
+        (folder / requirements.name).symlink_to(requirements)
+    env = dict(os.environ, PIP_NO_CACHE_DIR="1", UV_CACHE_DIR=str(scratch / f"{name}-cache"))
     start = time.perf_counter()
-    run(sys.executable, "-m", "venv", venv)
-    if installer == "pip":
-        run(python, "-m", "pip", "install", "-q", "-r", REQUIREMENTS, **cache)
-    else:
-        run(python, "-m", "pip", "install", "-q", uv_pin(), **cache)
-        run(venv / "bin" / "uv", "pip", "install", "-q", "--python", python, "--compile-bytecode",
-            "-r", REQUIREMENTS, **cache)  # fmt: skip
+    proc = subprocess.run(["bash", "-c", command], cwd=folder, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{command} failed:\n{proc.stderr[-2000:]}")
+    venv = folder / ".venv"
     size = sum(f.stat().st_size for f in venv.rglob("*") if f.is_file() and not f.is_symlink()) / 1e9
+    python = venv / "bin" / "python"
     freeze = subprocess.run([python, "-m", "pip", "freeze"], capture_output=True, text=True, check=True)
     return wall, size, [line for line in freeze.stdout.splitlines() if not line.startswith("uv==")]
 
@@ -58,7 +54,8 @@ def install(scratch: Path, installer: str) -> tuple[float, float, list[str]]:
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     with tempfile.TemporaryDirectory(prefix="install-benchmark-") as scratch:
-        results = {name: install(Path(scratch), name) for name in ("pip", "uv")}
+        commands = {"pip": PIP, "uv": readme_install()}
+        results = {name: install(Path(scratch), name, command) for name, command in commands.items()}
     for name, (wall, size, _) in results.items():
         print(f"{name:>4}: {wall:6.1f} s, venv {size:.2f} GB")
     same = results["pip"][2] == results["uv"][2]
