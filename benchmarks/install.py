@@ -23,12 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 PIP = "python3 -m venv .venv && .venv/bin/pip install -q -r requirements-dev.txt"
 
 
-def readme_install() -> str:
-    """The README's test command up to the tests: what sets up the venv."""
+def readme_test_command() -> str:
+    """The README's test command (the line after "**Run the tests**:"), which CI runs."""
     readme = (ROOT / "README.md").read_text()
     marker = "**Run the tests**:"
-    command = readme[readme.index(marker) + len(marker) :].strip().splitlines()[0].strip()
-    return command.split(" && .venv/bin/python -m pytest")[0]
+    return readme[readme.index(marker) + len(marker) :].strip().splitlines()[0].strip()
+
+
+def readme_install() -> str:
+    """The README's test command up to the tests: what sets up the venv."""
+    return readme_test_command().split(" && .venv/bin/python -m pytest")[0]
 
 
 def install(scratch: Path, name: str, command: str) -> tuple[float, float, list[str]]:
