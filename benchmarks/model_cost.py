@@ -27,19 +27,19 @@ sys.path.insert(0, str(ROOT / "workflow"))
 
 import yaml  # noqa: E402
 
-from convnet.experiments import OPTIONAL_GROUPS, deep_merge, experiment_names, experiment_settings  # noqa: E402
+from convnet.config import FAMILY_OVERLAYS  # noqa: E402
+from convnet.experiments import deep_merge, experiment_names, experiment_settings  # noqa: E402
 
 TRAINING_STEP_FORWARDS = 3  # forward + gradients of the inputs + gradients of the weights
 
 
 def load_config(configfiles: list[Path]) -> dict:
-    """config/config.yaml with each ``--configfile`` over it, and every optional group's experiments
-    (pretrained, course, beyond) nameable."""
+    """config/config.yaml with every optional family's overlay and then each ``--configfile`` over
+    it."""
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    for path in configfiles:
+    overlays = [ROOT / "config" / f"{family}.yaml" for family in FAMILY_OVERLAYS]
+    for path in [*overlays, *configfiles]:
         config = deep_merge(config, yaml.safe_load(Path(path).read_text()))
-    for group in OPTIONAL_GROUPS:
-        config[group] = dict(config.get(group) or {}, enabled=True)
     return config
 
 

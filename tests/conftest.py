@@ -15,6 +15,19 @@ ROOT = Path(__file__).resolve().parents[1]
 REAL_DATA = ROOT.parent / "shared" / "data" / "dogs-vs-cats-128px.zip"
 
 
+def load_config(*overlays: str) -> dict:
+    """config/config.yaml with ``config/<overlay>.yaml`` layered over it in order, as Snakemake
+    does with ``--configfile config/<overlay>.yaml ...`` (mappings merged, other values replaced)."""
+    import yaml
+
+    from convnet.experiments import deep_merge
+
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    for overlay in overlays:
+        config = deep_merge(config, yaml.safe_load((ROOT / "config" / f"{overlay}.yaml").read_text()))
+    return config
+
+
 # The SLURM executor plugin runs `scontrol show config` each time Snakemake starts, if `sinfo` is on
 # PATH. With the SLURM client installed but no controller running (as after tests/test_slurm.py
 # stops its daemons), each start then waits 10 s for a reply (hundreds of starts in this suite).

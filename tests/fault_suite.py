@@ -738,16 +738,9 @@ EXPECTED_RERUNS: dict[str, tuple[set[str], str]] = {
 RESIDUAL_ONLY = (
     "the residual family's; a model key as conv_filters is (ARCHITECTURE_KEYS: ModelSettings' fields)"
 )
-GROUP_EXPERIMENTS = "an optional group's experiments, settings as experiments' are (the row 'experiments')"
 NOT_IN_KEY_SUITE = {
     "data.source": "where the archive comes from: the row data.url changes the archive the same way",
     "data.path": "the archive of source: local; the row data.url changes the archive the same way",
-    "pretrained.enabled": "adds the group's experiments: new targets, as the row 'experiments (a third added)'",
-    "course.enabled": "adds the group's experiments: new targets, as the row 'experiments (a third added)'",
-    "beyond.enabled": "adds the group's experiments: new targets, as the row 'experiments (a third added)'",
-    "pretrained.experiments": GROUP_EXPERIMENTS,
-    "course.experiments": GROUP_EXPERIMENTS,
-    "beyond.experiments": GROUP_EXPERIMENTS,
     "pretrained.weights": "not a rule parameter: tests/test_pretrained.py pins the hash and reruns nothing",
     "experiment.stem_filters": RESIDUAL_ONLY,
     "experiment.stem_kernel": RESIDUAL_ONLY,

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, copy_tiny_workflow
+from conftest import ROOT, copy_tiny_workflow, load_config
 from synthetic import image_files, write_zip
 from test_train import SIZE, TINY, Preempt, assert_same_run, read_history, run, write_caches
 from test_workflow_data import snakemake
@@ -38,9 +38,9 @@ from convnet.settings import RunSettings
 from convnet.tables import run_rows
 from convnet.compiling import compile_model, make_loss
 
-CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-ENABLED = dict(CONFIG, beyond=dict(CONFIG["beyond"], enabled=True))
-BEYOND = tuple(CONFIG["beyond"]["experiments"])
+CONFIG = load_config()
+ENABLED = load_config("beyond")
+BEYOND = tuple(yaml.safe_load((ROOT / "config" / "beyond.yaml").read_text())["experiments"])
 
 # the residual family at the tiny size, with every new training setting on
 RESIDUAL = dict(
@@ -268,7 +268,7 @@ def test_test_time_augmentation_is_reported_beside_the_plain_numbers(tmp_path, c
 
 def test_a_warm_up_as_long_as_the_run_is_refused_when_the_config_is_read():
     config = dict(
-        ENABLED, beyond={"enabled": True, "experiments": {"short": dict(RECIPE, epochs=3, warmup_epochs=3)}}
+        ENABLED, experiments={**ENABLED["experiments"], "short": dict(RECIPE, epochs=3, warmup_epochs=3)}
     )
     with pytest.raises(Exception, match="experiments.short.warmup_epochs 3 leaves none of its 3 epochs"):
         check_experiments(config)
@@ -276,7 +276,7 @@ def test_a_warm_up_as_long_as_the_run_is_refused_when_the_config_is_read():
 
 def test_an_experiment_based_on_another_changes_only_what_it_names():
     ablation = yaml.safe_load((ROOT / "config" / "beyond-ablation.yaml").read_text())
-    config = dict(ENABLED, experiments={**CONFIG["experiments"], **ablation["experiments"]})
+    config = dict(ENABLED, experiments={**ENABLED["experiments"], **ablation["experiments"]})
     for name, own in ablation["experiments"].items():
         base = experiment_settings(config, own["based_on"])
         variant = experiment_settings(config, name)
@@ -295,7 +295,7 @@ def test_a_variant_that_sets_a_setting_back_to_null_is_the_run_without_it():
     same checkpoints and run card, as an experiment that never set ``mix``."""
     ablation = yaml.safe_load((ROOT / "config" / "beyond-ablation.yaml").read_text())
     experiments = {
-        **CONFIG["experiments"],
+        **ENABLED["experiments"],
         **ablation["experiments"],
         "no_mix": {"based_on": "cutmix_recipe", "mix": None},
     }
@@ -312,7 +312,10 @@ def test_a_variant_that_sets_a_setting_back_to_null_is_the_run_without_it():
     "experiments, message",
     [
         ({"a": {"based_on": "nothing"}}, "experiments.a.based_on is 'nothing', which is not an experiment"),
-        ({"a": {"based_on": "xception_small"}}, "(set beyond.enabled: true)"),
+        (
+            {"a": {"based_on": "xception_small"}},
+            "beyond.yaml add the optional families' experiments with --configfile",
+        ),
         ({"a": {"based_on": "b"}, "b": {"based_on": "a"}}, "goes round in a circle: a -> b -> a"),
     ],
 )
@@ -342,9 +345,10 @@ def test_the_workflow_runs_them_on_tiny_data(tmp_path):
     config = [
         "--configfile",
         "tests/tiny-config.yaml",
+        "config/beyond.yaml",
         "--config",
         "data={path: pets.zip}",
-        f"beyond={{enabled: true, experiments: {{{experiments}}}}}",
+        f"experiments={{{experiments}}}",
     ]
     plan = snakemake(tmp_path, "-n", "results/metrics/test_metrics.csv", *config).stdout
     assert all(f"experiment={name}" in plan for name in (*BEYOND, "baseline", "augmented")), plan[-2000:]

@@ -19,7 +19,7 @@ SCHEMA = yaml.safe_load((ROOT / "config" / "config.schema.yaml").read_text())
 EXPERIMENT = SCHEMA["$defs"]["experiment"]["properties"]
 AUGMENTATION = next(o for o in EXPERIMENT["augmentation"]["anyOf"] if o.get("type") == "object")["properties"]
 # the top-level keys whose sections in config/README.md list their keys in a table
-GROUPS = ("data", "pretrained", "course", "beyond", "compute")
+GROUPS = ("data", "pretrained", "compute")
 
 
 def schema_keys() -> dict[str, list[str]]:

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, copy_tiny_workflow
+from conftest import copy_tiny_workflow, load_config
 from synthetic import image_files, write_zip
 from test_workflow_data import snakemake
 
@@ -17,11 +17,11 @@ from convnet.model import check_summary, model_from_settings, summary_rows
 from convnet.settings import RunSettings
 from convnet.compiling import compile_model
 
-CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-ENABLED = dict(CONFIG, course=dict(CONFIG["course"], enabled=True))
+CONFIG = load_config()
+ENABLED = load_config("course")
 
 
-def test_the_course_experiments_are_off_by_default_and_one_switch_adds_them():
+def test_the_course_experiments_are_off_by_default_and_their_overlay_adds_them():
     assert experiment_names(CONFIG) == ["baseline", "augmented"]
     assert experiment_names(ENABLED) == ["baseline", "augmented", "small_16_32_64", "adam_dropout"]
 
@@ -110,9 +110,10 @@ def test_both_train_and_are_evaluated_on_tiny_data(tmp_path):
         *targets,
         "--configfile",
         "tests/tiny-config.yaml",
+        "config/course.yaml",
         "--config",
         "data={path: pets.zip}",
-        f"course={{enabled: true, experiments: {{small_16_32_64: {tiny}, adam_dropout: {tiny}}}}}",
+        f"experiments={{small_16_32_64: {tiny}, adam_dropout: {tiny}}}",
     )
     for target in targets:
         assert (tmp_path / target).is_file(), target

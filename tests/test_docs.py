@@ -1,5 +1,5 @@
-"""Docs that cannot drift: every output path the README's table names is one a rule writes, and
-every Snakemake command the README and docs/*.md give plans (``-n``) as written."""
+"""Docs that cannot drift: every output path the README's and the guide's tables name is one a rule
+writes, and every Snakemake command the README and docs/*.md give plans (``-n``) as written."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ PAGES = [ROOT / "README.md", ROOT / "config" / "README.md", *sorted((ROOT / "doc
 SNAKEMAKE = re.compile(r"^(?:\.venv/bin/)?snakemake(?:\s|$)")
 
 
-def outputs_table() -> list[str]:
-    """The paths in the first column of the README's "## Outputs" table."""
-    text = (ROOT / "README.md").read_text()
+def outputs_table(page: str) -> list[str]:
+    """The paths in the first column of the "## Outputs" table of ``page``."""
+    text = (ROOT / page).read_text()
     section = text[text.index("\n## Outputs\n") :]
     section = section[: section.index("\n## ", 1)]
     paths = []
@@ -59,7 +59,8 @@ def rule_paths(workdir: Path) -> list[tuple[str, re.Pattern, bool]]:
     with SnakemakeApi(OutputSettings()) as api:
         workflow = api.workflow(
             resource_settings=ResourceSettings(),
-            config_settings=ConfigSettings(config={"pretrained": {"enabled": True}}),
+            # the pretrained overlay: the weights download's rule has a target too
+            config_settings=ConfigSettings(configfiles=[workdir / "config" / "pretrained.yaml"]),
             storage_settings=StorageSettings(),
             workflow_settings=WorkflowSettings(),
             deployment_settings=DeploymentSettings(),
@@ -78,10 +79,11 @@ def rule_paths(workdir: Path) -> list[tuple[str, re.Pattern, bool]]:
     return found
 
 
-def test_every_path_in_the_readmes_outputs_table_is_one_a_rule_writes(workdir: Path):
+@pytest.mark.parametrize("page, rows", [("README.md", 6), ("docs/guide.md", 15)])
+def test_every_path_in_an_outputs_table_is_one_a_rule_writes(workdir: Path, page: str, rows: int):
     rules = rule_paths(workdir)
-    documented = outputs_table()
-    assert len(documented) > 15, documented  # the table was found
+    documented = outputs_table(page)
+    assert len(documented) > rows, documented  # the table was found
     unknown = []
     for entry in documented:
         for path in expand(entry):
@@ -96,7 +98,7 @@ def test_every_path_in_the_readmes_outputs_table_is_one_a_rule_writes(workdir: P
                 ok = any(pattern.fullmatch(path) for _, pattern, _ in rules)
             if not ok:
                 unknown.append(f"{entry} ({path})")
-    assert not unknown, f"README's outputs table names paths no rule writes: {unknown}"
+    assert not unknown, f"{page}'s outputs table names paths no rule writes: {unknown}"
 
 
 def documented_commands() -> list[tuple[str, str]]:
@@ -151,7 +153,7 @@ def as_dry_run(command: str, archive: Path, photos: Path) -> list[str]:
 def test_the_docs_name_their_snakemake_commands():
     commands = documented_commands()
     pages = {page for page, _ in commands}
-    assert {"README.md", "docs/results.md", "config/README.md"} <= pages, pages
+    assert {"README.md", "docs/guide.md", "docs/results.md", "config/README.md"} <= pages, pages
     assert any("--profile profiles/slurm" in command for _, command in commands)
 
 

@@ -162,6 +162,8 @@ def test_the_model_check_derives_the_k_class_counts_from_the_books():
         "conv_filters": [32, 64, 128, 128],
         "dense_units": 512,
         "dropout": 0.5,
+        "augmentation": None,
+        "base": None,
         "expect": {"params": 3453121, "shapes": [148, 74, 72, 36, 34, 17, 15, 7, 6272, 512, 1]},
     }
     settings = ModelSettings.of(book)

@@ -171,5 +171,5 @@ def test_architecture_keys_are_the_model_settings_fields():
     assert model.augmentation.shear_radians == pytest.approx(0.2) and model.seed is None
     run = RunSettings.of(dict(experiment_settings(CONFIG, "augmented"), seed=2))
     assert run.seed == 2 and run.epochs == 100 and run.image_size == (150, 150)
-    with pytest.raises(TypeError):
+    with pytest.raises(ConfigError, match="the settings leave out learning_rate, batch_size"):
         RunSettings.of(architecture_settings(CONFIG, "augmented"))  # a run needs its training

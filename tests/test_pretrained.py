@@ -15,8 +15,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
-import yaml
-from conftest import ROOT, copy_tiny_workflow, http_server, run_paths
+from conftest import copy_tiny_workflow, http_server, load_config, run_paths
 from synthetic import image_files, jpeg_bytes, write_zip
 from test_train import Preempt, caches, read_history, synthetic_set  # noqa: F401  (fixture)
 from test_workflow_data import snakemake
@@ -26,9 +25,8 @@ from convnet.experiments import check_experiments, experiment_names, experiment_
 from convnet.summary import write_model_summary
 from convnet.train import train_experiment
 
-CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-ENABLED = copy.deepcopy(CONFIG)
-ENABLED["pretrained"]["enabled"] = True
+CONFIG = load_config()
+ENABLED = load_config("pretrained")
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +76,7 @@ def test_the_model_check_knows_the_books_numbers(tmp_path, name, trainable):
 
 def test_a_changed_base_fails_the_check_and_bad_settings_are_one_line(tmp_path):
     config = copy.deepcopy(ENABLED)
-    config["pretrained"]["experiments"]["vgg16_finetune"]["base"]["trainable_from"] = "block4_conv1"
+    config["experiments"]["vgg16_finetune"]["base"]["trainable_from"] = "block4_conv1"
     with pytest.raises(
         ConfigError, match="trainable parameters but experiments.vgg16_finetune.expect.trainable_params"
     ):
@@ -88,7 +86,7 @@ def test_a_changed_base_fails_the_check_and_bad_settings_are_one_line(tmp_path):
             tmp_path / "s.txt",
             tmp_path / "s.tsv",
         )
-    config["pretrained"]["experiments"]["vgg16_finetune"]["base"]["trainable_from"] = "block9_conv1"
+    config["experiments"]["vgg16_finetune"]["base"]["trainable_from"] = "block9_conv1"
     with pytest.raises(ConfigError, match="'block9_conv1' is not a layer of vgg16: use one of block1_conv1"):
         write_model_summary(
             "vgg16_finetune",
@@ -99,11 +97,11 @@ def test_a_changed_base_fails_the_check_and_bad_settings_are_one_line(tmp_path):
     lonely = copy.deepcopy(CONFIG)
     lonely["experiments"]["tune"] = {"base": {"name": "vgg16"}, "init_from": "vgg16_features"}
     with pytest.raises(
-        ConfigError, match="init_from is 'vgg16_features', which is not an experiment .set pretrained.enabled"
+        ConfigError, match="init_from is 'vgg16_features', which is not an experiment .config/pretrained.yaml"
     ):
         check_experiments(lonely)
     seeds = copy.deepcopy(ENABLED)
-    seeds["pretrained"]["experiments"]["vgg16_finetune"]["seeds"] = [1, 2]
+    seeds["experiments"]["vgg16_finetune"]["seeds"] = [1, 2]
     with pytest.raises(ConfigError, match=r"has no run for seed\(s\) \[2\]"):
         check_experiments(seeds)
 
@@ -122,6 +120,10 @@ TINY_BASE = {
     "seed": 3,
     "precision": "float32",
     "expect": None,
+    "resize_interpolation": "nearest",
+    "rmsprop_epsilon": 1e-7,
+    "class_weight": None,
+    "init_from": None,
 }
 
 
@@ -232,7 +234,7 @@ def test_the_weights_download_rule_verifies_the_published_hash_and_fails_in_one_
 ):
     copy_tiny_workflow(tmp_path)
     target = "results/weights/vgg16.h5"
-    good = f"pretrained={{enabled: true, weights: {{vgg16: {{url: '{weights_server}', md5: {md5(vgg16_weights)}}}}}}}"
+    good = f"pretrained={{weights: {{vgg16: {{url: '{weights_server}', md5: {md5(vgg16_weights)}}}}}}}"
     snakemake(tmp_path, target, "--config", good)
     assert (tmp_path / target).read_bytes() == vgg16_weights.read_bytes()
 
@@ -243,7 +245,7 @@ def test_the_weights_download_rule_verifies_the_published_hash_and_fails_in_one_
     log = (tmp_path / "results/logs/download_weights/vgg16.log").read_text()
     assert f"md5 is {md5(vgg16_weights)}, but pretrained.weights.vgg16.md5 pins {'0' * 32}" in log
 
-    offline = "pretrained={enabled: true, weights: {vgg16: {url: 'http://127.0.0.1:9/vgg16.h5'}}}"
+    offline = "pretrained={weights: {vgg16: {url: 'http://127.0.0.1:9/vgg16.h5'}}}"
     proc = snakemake(tmp_path, target, "--config", offline, "data={download: {retries: 0}}", check=False)
     assert proc.returncode != 0 and not (tmp_path / target).exists()
     error = [
@@ -268,16 +270,14 @@ def test_features_then_fine_tuning_then_predictions_through_snakemake(
     (photos / "notes.txt").write_text("not a photo")
     (photos / "broken.jpg").write_bytes(jpeg_bytes(9)[:100])
     tiny = "{epochs: 1, steps_per_epoch: 2, batch_size: 4, expect: null}"
-    pretrained = (
-        f"pretrained={{enabled: true, weights: {{vgg16: {{url: '{weights_server}', md5: {md5(vgg16_weights)}}}}}, "
-        f"experiments: {{vgg16_fast: {tiny}, vgg16_features: {tiny}, vgg16_finetune: {tiny}}}}}"
-    )
     config = [
         "--configfile",
         "tests/tiny-config.yaml",
+        "config/pretrained.yaml",
         "--config",
         "data={path: pets.zip}",
-        pretrained,
+        f"pretrained={{weights: {{vgg16: {{url: '{weights_server}', md5: {md5(vgg16_weights)}}}}}}}",
+        f"experiments={{vgg16_fast: {tiny}, vgg16_features: {tiny}, vgg16_finetune: {tiny}}}",
         "experiment_defaults={image_size: [48, 48]}",
         "predict={holiday: my-photos}",
     ]

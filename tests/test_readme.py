@@ -22,7 +22,7 @@ def test_ci_runs_the_readme_test_command():
 def test_every_relative_link_in_the_docs_points_at_a_file_in_the_repository():
     # The README and docs/results.md show pictures copied out of results/ (git-ignored); a link
     # to a file that was never copied renders as a broken image on GitHub.
-    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
     broken = []
     for page in pages:
         for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):

@@ -35,6 +35,12 @@ TINY = {
     "seed": 3,
     "precision": "float32",
     "expect": None,
+    # what a settings mapping without them meant before each default lived in one place
+    "resize_interpolation": "nearest",
+    "rmsprop_epsilon": 1e-7,
+    "class_weight": None,
+    "init_from": None,
+    "base": None,
 }
 BOOK_AUGMENTATION = {
     "horizontal_flip": True,

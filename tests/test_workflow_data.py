@@ -106,8 +106,13 @@ def test_settings_that_change_no_byte_rerun_nothing_and_a_wrong_pin_still_fails(
     [
         (
             "foo=1",
-            "config: unknown key 'foo' at the top level (allowed: beyond, compute, course, data, "
-            "experiment_defaults, experiments, predict, pretrained)",
+            "config: unknown key 'foo' at the top level (allowed: compute, data, experiment_defaults, "
+            "experiments, predict, pretrained)",
+        ),
+        (
+            "beyond={enabled: true}",
+            "config: beyond.enabled and beyond.experiments are gone: the beyond experiments are an "
+            "overlay now, add --configfile config/beyond.yaml",
         ),
         (
             "experiments={baseline: {epochs: ten}}",

@@ -80,8 +80,30 @@ def schema_error(config: dict, schema: dict) -> str | None:
     return f"{key} is {value} but must be {_expected(error.schema)}; {FIX}"
 
 
+# The optional families of experiments, once switched on with ``<family>.enabled``, are overlay
+# configs (config/<family>.yaml) given with --configfile.
+FAMILY_OVERLAYS = ("pretrained", "course", "beyond")
+
+
+def retired_family_key(config: dict) -> str | None:
+    """A config that still switches a family on with ``enabled`` (or lists its experiments under
+    the family's key), as one line naming the overlay that replaced it; None otherwise."""
+    for family in FAMILY_OVERLAYS:
+        section = config.get(family)
+        if (
+            family != "pretrained"
+            and family in config
+            or (isinstance(section, dict) and {"enabled", "experiments"} & set(section))
+        ):
+            return (
+                f"{family}.enabled and {family}.experiments are gone: the {family} experiments are an overlay "
+                f"now, add --configfile config/{family}.yaml (experiments of your own go under experiments)"
+            )
+    return None
+
+
 def check_config(config: dict, schema: dict) -> None:
-    message = schema_error(config, schema)
+    message = retired_family_key(config) or schema_error(config, schema)
     if message:
         raise ConfigError(message)
 

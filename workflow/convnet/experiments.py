@@ -30,33 +30,25 @@ def with_augmentation_defaults(spec: dict | None) -> dict | None:
     return {**AUGMENTATION_DEFAULTS, **spec}
 
 
-# Groups of experiments that are off by default: each adds its ``experiments`` when ``enabled``.
-OPTIONAL_GROUPS = ("pretrained", "course", "beyond")
-
-
-def _experiments(config: dict) -> dict:
-    """``experiments``, and those of each optional group (the book's pretrained ones, the course
-    material's) whose ``enabled`` is true; a name in ``experiments`` wins."""
-    found = dict(config["experiments"])
-    for group in OPTIONAL_GROUPS:
-        settings = config.get(group) or {}
-        if settings.get("enabled"):
-            found.update({k: v for k, v in (settings.get("experiments") or {}).items() if k not in found})
-    return found
+# Where the optional families' experiments are defined, for a hint when one is named but not given.
+OVERLAY_HINT = (
+    "(config/pretrained.yaml, course.yaml and beyond.yaml add the optional families' experiments "
+    "with --configfile)"
+)
 
 
 def experiment_names(config: dict) -> list[str]:
-    return list(_experiments(config))
+    return list(config["experiments"])
 
 
 def experiment_settings(config: dict, name: str) -> dict:
     """The full settings of one experiment; an unknown name is a clear error."""
-    experiments = _experiments(config)
+    experiments = config["experiments"]
     if name not in experiments:
         known = ", ".join(experiments)
         raise ConfigError(f"unknown experiment {name!r}: the config's experiments are {known}")
     defaults = config["experiment_defaults"]
-    settings = deep_merge(defaults, _changes(config, experiments, name))
+    settings = deep_merge(defaults, _changes(experiments, name))
     # null for a setting the defaults leave out (a variant's ``mix: null``) is leaving it out: the
     # same run, fingerprint and run card as an experiment that never set it
     settings = {k: v for k, v in settings.items() if v is not None or k in defaults}
@@ -67,7 +59,7 @@ def experiment_settings(config: dict, name: str) -> dict:
     return _sorted(settings)
 
 
-def _changes(config: dict, experiments: dict, name: str, chain: tuple[str, ...] = ()) -> dict:
+def _changes(experiments: dict, name: str, chain: tuple[str, ...] = ()) -> dict:
     """What ``name`` changes from experiment_defaults: its own keys over those of the experiment
     it is ``based_on`` (and so on), so that a variant (an ablation) names only what differs."""
     own = dict(experiments[name] or {})
@@ -75,15 +67,15 @@ def _changes(config: dict, experiments: dict, name: str, chain: tuple[str, ...] 
     if base is None:
         return own
     if base not in experiments:
-        groups = [g for g in OPTIONAL_GROUPS if base in ((config.get(g) or {}).get("experiments") or {})]
-        hint = f" (set {groups[0]}.enabled: true)" if groups else ""
-        raise ConfigError(f"experiments.{name}.based_on is {base!r}, which is not an experiment{hint}")
+        raise ConfigError(
+            f"experiments.{name}.based_on is {base!r}, which is not an experiment {OVERLAY_HINT}"
+        )
     if base == name or base in chain:
         raise ConfigError(
             f"experiments.{name}.based_on {base!r} goes round in a circle: "
             f"{' -> '.join((*chain, name, base))}"
         )
-    return deep_merge(_changes(config, experiments, base, (*chain, name)), own)
+    return deep_merge(_changes(experiments, base, (*chain, name)), own)
 
 
 def _sorted(value):
@@ -152,12 +144,9 @@ def check_experiments(config: dict) -> None:
         if start is None:
             continue
         if start not in names:
-            hint = (
-                " (set pretrained.enabled: true)"
-                if start in ((config.get("pretrained") or {}).get("experiments") or {})
-                else ""
+            raise ConfigError(
+                f"experiments.{name}.init_from is {start!r}, which is not an experiment {OVERLAY_HINT}"
             )
-            raise ConfigError(f"experiments.{name}.init_from is {start!r}, which is not an experiment{hint}")
         missing = sorted(set(experiment_seeds(config, name)) - set(experiment_seeds(config, start)))
         if missing:
             raise ConfigError(

@@ -38,15 +38,20 @@ def loss_name(num_classes: int) -> str:
     return "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
 
 
+# The model builders take every setting from the caller (``model_from_settings``) and have no
+# defaults of their own: a setting's default is config/config.yaml's or convnet.settings'
+# ABSENT_SETTINGS, never a third value here (tests/test_defaults.py).
+
+
 def make_model(
     input_shape: tuple[int, int, int],
-    num_classes: int = 2,
-    conv_filters=(32, 64, 128, 128),
-    dense_units: int = 512,
-    dropout: float = 0.0,
-    augmentation: Augmentation | None = None,
-    seed: int | None = None,
-    name: str = "convnet",
+    num_classes: int,
+    *,
+    conv_filters,
+    dense_units: int,
+    dropout: float,
+    augmentation: Augmentation | None,
+    seed: int | None,
 ) -> keras.Model:
     """Rescaling and augmentation inside the model, then Conv/MaxPool blocks, Flatten, Dropout,
     Dense relu (none with ``dense_units=0``) and the head: one sigmoid unit for two classes, a
@@ -60,7 +65,7 @@ def make_model(
         x = layers.Conv2D(filters, 3, activation="relu", name=f"conv{block}")(x)
         x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
     x = layers.Flatten(name="flatten")(x)
-    return keras.Model(inputs, classifier(x, num_classes, dense_units, dropout, seed), name=name)
+    return keras.Model(inputs, classifier(x, num_classes, dense_units, dropout, seed), name="convnet")
 
 
 def classifier(x, num_classes: int, dense_units: int, dropout: float, seed: int | None):
@@ -74,26 +79,26 @@ def classifier(x, num_classes: int, dense_units: int, dropout: float, seed: int 
 
 def make_residual_model(
     input_shape: tuple[int, int, int],
-    num_classes: int = 2,
-    conv_filters=(32, 64, 128, 256, 512),
-    stem_filters: int = 32,
-    stem_kernel: int = 5,
-    stem_stride: int = 1,
-    separable: bool = True,
-    convs_per_block: int = 2,
-    dense_units: int = 0,
-    dropout: float = 0.5,
-    augmentation: Augmentation | None = None,
-    seed: int | None = None,
-    name: str = "residual_convnet",
+    num_classes: int,
+    *,
+    conv_filters,
+    stem_filters: int,
+    stem_kernel: int,
+    stem_stride: int,
+    separable: bool,
+    convs_per_block: int,
+    dense_units: int,
+    dropout: float,
+    augmentation: Augmentation | None,
+    seed: int | None,
 ) -> keras.Model:
     """The 2nd and 3rd editions' "mini-Xception" family (Deep Learning with Python, 2nd ed. 9.3):
     rescaling and augmentation, a stem convolution, then per block ``convs_per_block`` times
     BatchNormalization, ReLU and a 3x3 convolution (depthwise separable with ``separable``),
     MaxPooling2D(3, strides=2), plus a strided 1x1 convolution of the block's input (the
     shortcut); global average pooling and the classifier of ``make_model``. As in the book's
-    text, no convolution has a bias (the batch normalization after it has one); with the
-    defaults at 180x180: its 721,857 parameters."""
+    text, no convolution has a bias (the batch normalization after it has one); with
+    config/beyond.yaml's ``xception_small`` settings at 180x180: its 721,857 parameters."""
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for layer in augmentation_layers(augmentation, seed):
@@ -114,7 +119,9 @@ def make_residual_model(
         )(shortcut)
         x = layers.Add(name=f"block{block}_add")([x, shortcut])
     x = layers.GlobalAveragePooling2D(name="pool")(x)
-    return keras.Model(inputs, classifier(x, num_classes, dense_units, dropout, seed), name=name)
+    return keras.Model(
+        inputs, classifier(x, num_classes, dense_units, dropout, seed), name="residual_convnet"
+    )
 
 
 def smallest_image_size(blocks: int) -> int:
@@ -150,14 +157,15 @@ def set_trainable(base: keras.Model, trainable_from: str | None, experiment: str
 def make_pretrained_model(
     input_shape: tuple[int, int, int],
     base_name: str,
-    num_classes: int = 2,
-    trainable_from: str | None = None,
-    dense_units: int = 256,
-    dropout: float = 0.0,
-    augmentation: Augmentation | None = None,
-    seed: int | None = None,
-    weights: str | None = None,
-    experiment: str = "",
+    num_classes: int,
+    trainable_from: str | None,
+    *,
+    dense_units: int,
+    dropout: float,
+    augmentation: Augmentation | None,
+    seed: int | None,
+    weights: str | None,
+    experiment: str,
 ) -> keras.Model:
     """The book's section 5.3 model: rescaling and augmentation, a pretrained convolutional base
     (``weights``: its .h5 file; None: random, for the model check and for loading saved weights),
