@@ -36,6 +36,7 @@ LIGHT_MODULES = {
     "convnet.records": "tables, histories, plots",
     "convnet.tables": "metrics_table, experiment_summary (envs/tables.yaml)",
     "convnet.results": "python -m convnet.results",
+    "convnet.runcard": "the run card's one reader: predictions' contact sheets (envs/plots.yaml), tables",
 }
 
 

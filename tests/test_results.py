@@ -64,6 +64,10 @@ def fake_results(root, accuracies=None):
             },
             "training": {"epochs": 3, "resumed_after_epochs": [2] if seed == 2 else [], "seconds": 177.0},
             "project": {"commit": "0123456789abcdef", "changed_files": 0},
+            # the rest of a card (convnet.runcard.RunCard), which these tables do not show
+            "settings": {"seed": seed},
+            "data": {"classes": ["cats", "dogs"]},
+            "software": {"python": "3.11.7"},
         }
         (results / "models" / "baseline").mkdir(parents=True, exist_ok=True)
         (results / "models" / "baseline" / f"seed{seed}.json").write_text(json.dumps(card))

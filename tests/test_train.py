@@ -15,7 +15,7 @@ import pytest
 from conftest import run_paths
 
 from convnet.cache import ImageSet, save_image_set
-from convnet.errors import ConfigError
+from convnet.errors import ConfigError, DataError
 from convnet.records import HISTORY_COLUMNS
 from convnet.callbacks import StopOnNaN, TrainingError
 from convnet.train import train_experiment
@@ -257,7 +257,7 @@ def test_a_damaged_checkpoint_falls_back_and_gives_the_uninterrupted_history(
 
 
 def test_the_run_card_says_how_the_model_was_made_and_travels_inside_the_h5(tmp_path, caches):
-    from convnet.runcard import read_embedded
+    from convnet.runcard import RunCard
 
     settings = dict(TINY, epochs=3)
     with pytest.raises(KeyboardInterrupt):
@@ -272,11 +272,19 @@ def test_the_run_card_says_how_the_model_was_made_and_travels_inside_the_h5(tmp_
     assert card["training"]["started"] < card["training"]["finished"]
     assert card["data"]["train_images"] == 64 and len(card["data"]["pixels_sha256"]) == 16
     assert card["project"] is None  # tmp_path is no git clone
+    # one record, one reader: the JSON beside the models and the cards inside them
+    beside = RunCard.read(out / "card.json")
+    assert (
+        beside.as_dict() == card and beside.classes == ["cats", "dogs"] and beside.image_size == (SIZE, SIZE)
+    )
     for name, checkpoint in (("tiny.h5", "last"), ("tiny_best.h5", "best")):
-        embedded = read_embedded(out / name)
-        assert embedded["checkpoint"] == checkpoint
-        assert {k: v for k, v in embedded.items() if k != "checkpoint"} == card
+        embedded = RunCard.read(out / name)
+        assert embedded.checkpoint == checkpoint
+        assert embedded.for_checkpoint(None) == beside
     keras.models.load_model(out / "tiny.h5")  # the attribute does not get in Keras's way
+    with pytest.raises(DataError, match="card.json: its run card cannot be read"):
+        (out / "card.json").write_text('{"experiment": "tiny"}')
+        RunCard.read(out / "card.json")
 
 
 def test_a_checkpoint_from_other_images_is_not_resumed(tmp_path, caches, caplog):

@@ -7,12 +7,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import runcard
 from .backend import dtype_policy
 from .compiling import compile_model
 from .errors import DataError
 from .files import atomic_path
 from .model import model_from_settings
+from .runcard import RunCard
 from .settings import RunSettings
 
 
@@ -28,15 +28,13 @@ def portable_model(settings: RunSettings) -> keras.Model:
         )
 
 
-def save_portable(
-    model: keras.Model, weights: list[np.ndarray], path: Path, card: dict | None = None
-) -> None:
+def save_portable(model: keras.Model, weights: list[np.ndarray], path: Path, card: RunCard | None) -> None:
     """Save ``model`` (``portable_model``) with ``weights`` to ``path``, its run card inside."""
     model.set_weights(weights)
     with atomic_path(path) as tmp:
         model.save(tmp)
         if card is not None:
-            runcard.embed(card, tmp)
+            card.embed(tmp)
 
 
 def load_portable(path: Path) -> keras.Model:

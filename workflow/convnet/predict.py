@@ -108,20 +108,16 @@ def settings_from_card(model_path: Path) -> tuple[tuple[int, int], str, list[str
     """Image size, resize interpolation and class names from the run card inside the model; a
     model without one (not made by this workflow) falls back to its input shape, nearest, and
     ``class 0``, ``class 1``, ... for its outputs."""
-    from .runcard import read_embedded
+    from .runcard import RunCard
 
-    card = read_embedded(model_path) or {}
-    settings = card.get("settings") or {}
-    size = settings.get("image_size")
-    classes = (card.get("data") or {}).get("classes")
-    if size is None or not classes:
-        from .export import load_portable
+    card = RunCard.read(model_path)
+    if card is not None:
+        return card.image_size, card.resize_interpolation, card.classes
+    from .export import load_portable
 
-        model = load_portable(model_path)
-        size = size or model.input_shape[1:3]
-        outputs = model.output_shape[-1]
-        classes = classes or [f"class {i}" for i in range(2 if outputs == 1 else outputs)]
-    return tuple(size), settings.get("resize_interpolation", "nearest"), list(classes)
+    model = load_portable(model_path)
+    outputs = model.output_shape[-1]
+    return tuple(model.input_shape[1:3]), "nearest", [f"class {i}" for i in range(2 if outputs == 1 else outputs)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
 from .errors import DataError
 from .records import METRIC_NAMES, best_epoch, read_history, read_metrics
+from .runcard import RunCard
 
 # the summary's metrics as the docs' tables show them: accuracy first
 SUMMARY_METRICS = sorted(METRIC_NAMES, key=lambda metric: metric != "accuracy")
@@ -185,8 +185,8 @@ def run_card_rows(results: Path) -> list[list]:
     """Per run, from its run card: where and how it trained."""
     rows = []
     for path in sorted((results / "models").glob("*/seed*.json")):
-        card = json.loads(path.read_text())
-        hardware, training, project = card["hardware"], card["training"], card.get("project") or {}
+        card = RunCard.read(path)
+        hardware, training, project = card.hardware, card.training, card.project or {}
         device = (
             ", ".join(hardware["gpus"])
             or f"{hardware['cpu']} ({', '.join(hardware['cpu_flags']) or 'no listed flags'})"
@@ -196,10 +196,10 @@ def run_card_rows(results: Path) -> list[list]:
             commit += f" +{project['changed_files']} changed"
         rows.append(
             [
-                card["experiment"],
-                card["seed"],
+                card.experiment,
+                card.seed,
                 hardware["backend"],
-                card["precision"],
+                card.precision,
                 device,
                 hardware["threads"],
                 commit or "n/a",

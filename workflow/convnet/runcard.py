@@ -1,9 +1,17 @@
 """A run card: how one model was made, in JSON beside it (``results/models/{experiment}/seed{N}.json``)
 and inside the ``.h5`` itself, so a model handed to a colleague still says where it came from:
-settings, data, software, hardware, precision, code version, time and interruptions."""
+settings, data, software, hardware, precision, code version, time and interruptions.
+
+One typed record, ``RunCard``: ``make_run_card`` fills it in at the end of a training,
+``RunCard.write`` and ``RunCard.embed`` are its one writer (JSON file, model attribute), and
+``RunCard.read`` its one reader, which every consumer uses (predictions, their contact sheets, the
+tables over runs). Standard library only, but for ``make_run_card`` (Keras, for the backend and the
+GPUs) and the ``.h5`` attribute (h5py), both imported where they are used: the plots and tables
+environments read cards too."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -12,7 +20,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from .backend import cpu_flags, visible_gpus
+from .errors import DataError
 from .files import atomic_write_text, sha256_of_file
 
 H5_ATTRIBUTE = "convnet_run_card"
@@ -92,6 +100,8 @@ def data_identity(provenance: Path | None, manifest: Path | None) -> dict:
 def hardware(threads: int | None) -> dict:
     import keras
 
+    from .backend import cpu_flags, visible_gpus
+
     return {
         "backend": keras.backend.backend(),
         "gpus": visible_gpus(),
@@ -104,7 +114,77 @@ def hardware(threads: int | None) -> dict:
     }
 
 
-def run_card(
+@dataclasses.dataclass(frozen=True)
+class RunCard:
+    """How one model was made. ``settings`` are the run's (``RunSettings.as_dict``), ``data`` its
+    classes, counts and hashes, ``training`` its times, epochs and best epoch; ``checkpoint``
+    says which saved model a card inside an ``.h5`` belongs to (``last`` or ``best``)."""
+
+    experiment: str
+    seed: int | None
+    settings: dict
+    precision: str
+    data: dict
+    training: dict
+    hardware: dict
+    software: dict
+    project: dict | None
+    checkpoint: str | None = None
+
+    @property
+    def classes(self) -> list[str]:
+        """The class names in label order, as the run's data had them."""
+        return list(self.data["classes"])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return tuple(self.settings["image_size"])
+
+    @property
+    def resize_interpolation(self) -> str:
+        return self.settings["resize_interpolation"]
+
+    def for_checkpoint(self, checkpoint: str) -> RunCard:
+        return dataclasses.replace(self, checkpoint=checkpoint)
+
+    def as_dict(self) -> dict:
+        card = dataclasses.asdict(self)
+        if card["checkpoint"] is None:  # the card beside the models belongs to both
+            del card["checkpoint"]
+        return card
+
+    def write(self, path: Path) -> None:
+        """The card as JSON beside the models."""
+        atomic_write_text(path, json.dumps(self.as_dict(), indent=2, sort_keys=True, default=str) + "\n")
+
+    def embed(self, h5_path: Path) -> None:
+        """The card in the .h5 file's attributes (``h5py.File(path).attrs["convnet_run_card"]``)."""
+        import h5py
+
+        with h5py.File(h5_path, "a") as handle:
+            handle.attrs[H5_ATTRIBUTE] = json.dumps(self.as_dict(), sort_keys=True, default=str)
+
+    @classmethod
+    def read(cls, path: Path) -> RunCard | None:
+        """The card of a ``.json`` file or inside an ``.h5`` model; None for a model without one
+        (not made by this workflow). A card that does not parse is a one-line error naming it."""
+        path = Path(path)
+        if path.suffix == ".h5":
+            import h5py
+
+            with h5py.File(path, "r") as handle:
+                text = handle.attrs.get(H5_ATTRIBUTE)
+            if text is None:
+                return None
+        else:
+            text = path.read_text()
+        try:
+            return cls(**json.loads(text))
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{path}: its run card cannot be read ({exc}); rerun its training") from None
+
+
+def make_run_card(
     experiment: str,
     settings: dict,
     precision: str,
@@ -112,35 +192,16 @@ def run_card(
     data: dict,
     training: dict,
     project: Path | None,
-) -> dict:
-    return {
-        "experiment": experiment,
-        "seed": settings.get("seed"),
-        "settings": settings,
-        "precision": precision,
-        "data": data,
-        "training": training,
-        "hardware": hardware(threads),
-        "software": package_versions(),
-        "project": git_state(project) if project else None,
-    }
-
-
-def write_run_card(card: dict, path: Path) -> None:
-    atomic_write_text(path, json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def embed(card: dict, h5_path: Path) -> None:
-    """Store the card in the .h5 file's attributes (``h5py.File(path).attrs["convnet_run_card"]``)."""
-    import h5py
-
-    with h5py.File(h5_path, "a") as handle:
-        handle.attrs[H5_ATTRIBUTE] = json.dumps(card, sort_keys=True, default=str)
-
-
-def read_embedded(h5_path: Path) -> dict | None:
-    import h5py
-
-    with h5py.File(h5_path, "r") as handle:
-        text = handle.attrs.get(H5_ATTRIBUTE)
-    return json.loads(text) if text is not None else None
+) -> RunCard:
+    """The card of a run that has just trained, with this machine's hardware and software."""
+    return RunCard(
+        experiment=experiment,
+        seed=settings.get("seed"),
+        settings=settings,
+        precision=precision,
+        data=data,
+        training=training,
+        hardware=hardware(threads),
+        software=package_versions(),
+        project=git_state(project) if project else None,
+    )

@@ -21,7 +21,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import runcard
 from .backend import configure, dtype_policy
 from .cache import ImageSet, load_image_set
 from .callbacks import EpochLog, StopOnNaN, ValidateAveragedWeights, averaged_weights
@@ -33,6 +32,7 @@ from .export import portable_model, save_portable
 from .files import sha256_of_file
 from .model import model_from_settings
 from .pipeline import fit_arguments
+from .runcard import RunCard, data_identity, make_run_card, now
 from .settings import RunSettings
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,13 @@ def class_weights(image_set: ImageSet, class_weight: str | None) -> np.ndarray |
     if (counts == 0).any():
         missing = [image_set.classes[i] for i in np.flatnonzero(counts == 0)]
         raise ConfigError(f"class_weight {class_weight}: the training split has no images of {missing}")
-    return (counts.sum() / (len(counts) * counts)).astype(np.float32)
+    weights = (counts.sum() / (len(counts) * counts)).astype(np.float32)
+    log.info(
+        "class weights (%s): %s",
+        class_weight,
+        ", ".join(f"{c} {w:.3f}" for c, w in zip(image_set.classes, weights)),
+    )
+    return weights
 
 
 def check_image_size(image_set: ImageSet, settings: RunSettings, name: str, cache: Path) -> None:
@@ -104,15 +110,71 @@ def train_experiment(
     """Train ``name`` as ``settings`` say, resuming from ``paths.checkpoint``; return the history."""
     settings = RunSettings.of(settings)
     precision = configure(settings.precision, threads, deterministic=True, seed=settings.seed)
-    log.info(
-        "experiment %s, seed %s: backend %s, precision %s",
-        name,
-        settings.seed,
-        keras.backend.backend(),
-        precision,
-    )
+    log_start(name, settings, precision)
+    train, validation = load_training_data(name, settings, paths)
+    # the classes come from the data (data.classes may be auto): one sigmoid unit for two, a softmax for more
+    settings = settings.replace(num_classes=len(train.classes))
+    weights = class_weights(train, settings.class_weight)
+    model = compiled_model(name, settings, precision, paths, len(train))
+    run_id = run_fingerprint(settings, precision, train, validation, paths)
+    checkpoint = ResumableCheckpoint(paths.checkpoint, run_id)
+    initial_epoch = checkpoint.restore(model)
+    if initial_epoch == 0 and paths.init_model is not None:
+        start_from(model, paths.init_model, name, settings.init_from)
+    if initial_epoch < settings.epochs:
+        callbacks = training_callbacks(name, settings, checkpoint, paths, extra_callbacks)
+        fit(model, settings, train, validation, weights, initial_epoch, callbacks)
+    card = run_card_of(name, settings, precision, threads, train, validation, weights, checkpoint, paths)
+    save_run(model, settings, checkpoint, card, paths)
+    return checkpoint.history
+
+
+def log_start(name: str, settings: RunSettings, precision: str) -> None:
+    backend = keras.backend.backend()
+    log.info("experiment %s, seed %s: backend %s, precision %s", name, settings.seed, backend, precision)
     # Cluster jobs: shows which GPU the scheduler handed over.
     log.info("CUDA_VISIBLE_DEVICES=%s", os.environ.get("CUDA_VISIBLE_DEVICES", "(unset)"))
+
+
+def compiled_model(
+    name: str, settings: RunSettings, precision: str, paths: RunPaths, train_images: int
+) -> keras.Model:
+    """The run's model at its precision, compiled with its optimizer, schedule and loss."""
+    steps_per_epoch = settings.steps_per_epoch or math.ceil(train_images / settings.batch_size)
+    with dtype_policy(precision):
+        model = model_from_settings(settings, name, paths.base_weights)
+        return compile_model(model, settings, steps_per_epoch)
+
+
+def fit(
+    model: keras.Model,
+    settings: RunSettings,
+    train: ImageSet,
+    validation: ImageSet,
+    weights: np.ndarray | None,
+    initial_epoch: int,
+    callbacks: list,
+) -> None:
+    """The epochs after ``initial_epoch``, in the order planned from the seed."""
+    arguments = fit_arguments(
+        train,
+        validation,
+        settings.batch_size,
+        settings.steps_per_epoch,
+        settings.seed,
+        settings.epochs,
+        initial_epoch,
+        class_weights=weights,
+        mix=settings.mix,
+        num_classes=settings.num_classes,
+    )
+    model.fit(
+        **arguments, epochs=settings.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0
+    )
+
+
+def load_training_data(name: str, settings: RunSettings, paths: RunPaths) -> tuple[ImageSet, ImageSet]:
+    """The training and validation caches, checked against the settings and each other."""
     train = load_image_set(paths.train_cache)
     validation = load_image_set(paths.validation_cache)
     for image_set, cache in ((train, paths.train_cache), (validation, paths.validation_cache)):
@@ -123,83 +185,76 @@ def train_experiment(
             f"{paths.train_cache} and {paths.validation_cache} hold different classes ({list(train.classes)}, "
             f"{list(validation.classes)}): rebuild the caches (snakemake --forcerun cache_images)"
         )
-    # the classes come from the data (data.classes may be auto): one sigmoid unit for two, a softmax for more
-    settings = settings.replace(num_classes=len(train.classes))
-    weights = class_weights(train, settings.class_weight)
-    if weights is not None:
-        log.info(
-            "class weights (%s): %s",
-            settings.class_weight,
-            ", ".join(f"{c} {w:.3f}" for c, w in zip(train.classes, weights)),
-        )
+    return train, validation
 
-    steps_per_epoch = settings.steps_per_epoch or math.ceil(len(train) / settings.batch_size)
-    with dtype_policy(precision):
-        model = compile_model(
-            model_from_settings(settings, name, paths.base_weights), settings, steps_per_epoch
-        )
-    # a checkpoint resumes only on the same settings, pixels, base weights and starting model
+
+def run_fingerprint(
+    settings: RunSettings, precision: str, train: ImageSet, validation: ImageSet, paths: RunPaths
+) -> str:
+    """What a checkpoint must match to be resumed: the settings, the pixels, the base weights and
+    the starting model."""
     starts = [sha256_of_file(path)[0] for path in (paths.base_weights, paths.init_model) if path is not None]
-    run_id = fingerprint(settings.as_dict(), precision, data_fingerprint(train, validation), *starts)
-    checkpoint = ResumableCheckpoint(paths.checkpoint, run_id)
-    initial_epoch = checkpoint.restore(model)
-    if initial_epoch == 0 and paths.init_model is not None:
-        start_from(model, paths.init_model, name, settings.init_from)
-    epochs = settings.epochs
-    callbacks = [StopOnNaN(name), checkpoint, EpochLog(epochs), *(extra_callbacks or [])]
+    return fingerprint(settings.as_dict(), precision, data_fingerprint(train, validation), *starts)
+
+
+def training_callbacks(
+    name: str, settings: RunSettings, checkpoint: ResumableCheckpoint, paths: RunPaths, extra: list | None
+) -> list:
+    callbacks = [StopOnNaN(name), checkpoint, EpochLog(settings.epochs), *(extra or [])]
     if settings.ema:
         callbacks.insert(0, ValidateAveragedWeights())
     if paths.tensorboard is not None and keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(paths.tensorboard)))
-    if initial_epoch < epochs:
-        arguments = fit_arguments(
-            train,
-            validation,
-            settings.batch_size,
-            settings.steps_per_epoch,
-            settings.seed,
-            epochs,
-            initial_epoch,
-            class_weights=weights,
-            mix=settings.mix,
-            num_classes=settings.num_classes,
-        )
-        model.fit(**arguments, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+    return callbacks
 
-    history = checkpoint.history
-    best = checkpoint.state
-    card = runcard.run_card(
-        name,
-        settings.as_dict(),
-        precision,
-        threads,
-        {
-            **runcard.data_identity(paths.provenance, paths.manifest),
-            "classes": list(train.classes),
-            "class_weights": None if weights is None else [round(float(w), 6) for w in weights],
-            "train_images": len(train),
-            "validation_images": len(validation),
-            "pixels_sha256": data_fingerprint(train, validation),
-        },
-        {
-            "started": best.get("started"),
-            "finished": runcard.now(),
-            "epochs": len(history),
-            "resumed_after_epochs": best.get("resumed_after", []),
-            "seconds": round(sum(float(row["seconds"]) for row in history), 1),
-            "best_epoch": best.get("best_epoch"),
-            "best_val_loss": best.get("best_val_loss"),
-        },
-        paths.project,
-    )
+
+def run_card_of(
+    name: str,
+    settings: RunSettings,
+    precision: str,
+    threads: int | None,
+    train: ImageSet,
+    validation: ImageSet,
+    weights: np.ndarray | None,
+    checkpoint: ResumableCheckpoint,
+    paths: RunPaths,
+) -> RunCard:
+    """The card of the run that has just trained, from its data and its checkpoint's record."""
+    history, state = checkpoint.history, checkpoint.state
+    data = {
+        **data_identity(paths.provenance, paths.manifest),
+        "classes": list(train.classes),
+        "class_weights": None if weights is None else [round(float(w), 6) for w in weights],
+        "train_images": len(train),
+        "validation_images": len(validation),
+        "pixels_sha256": data_fingerprint(train, validation),
+    }
+    training = {
+        "started": state.get("started"),
+        "finished": now(),
+        "epochs": len(history),
+        "resumed_after_epochs": state.get("resumed_after", []),
+        "seconds": round(sum(float(row["seconds"]) for row in history), 1),
+        "best_epoch": state.get("best_epoch"),
+        "best_val_loss": state.get("best_val_loss"),
+    }
+    return make_run_card(name, settings.as_dict(), precision, threads, data, training, paths.project)
+
+
+def save_run(
+    model: keras.Model, settings: RunSettings, checkpoint: ResumableCheckpoint, card: RunCard, paths: RunPaths
+) -> None:
+    """The two float32 models with their card inside, the history and the card beside them; then
+    the checkpoint goes (a forced rerun must start from scratch)."""
     # with ema the averaged weights (after fit Keras has put them in the model already; a run
     # resumed after its last epoch has not)
     exported = portable_model(settings)
-    save_portable(exported, averaged_weights(model), paths.last_model, dict(card, checkpoint="last"))
-    save_portable(exported, checkpoint.best_weights(), paths.best_model, dict(card, checkpoint="best"))
-    write_history(paths.history, history)
+    save_portable(exported, averaged_weights(model), paths.last_model, card.for_checkpoint("last"))
+    save_portable(exported, checkpoint.best_weights(), paths.best_model, card.for_checkpoint("best"))
+    write_history(paths.history, checkpoint.history)
     if paths.run_card is not None:
-        runcard.write_run_card(card, paths.run_card)
+        card.write(paths.run_card)
+    best = checkpoint.state
     log.info(
         "best epoch %s (val_loss %.4f); saved %s, %s",
         best["best_epoch"],
@@ -207,5 +262,4 @@ def train_experiment(
         paths.last_model,
         paths.best_model,
     )
-    shutil.rmtree(paths.checkpoint)  # done: a forced rerun must start from scratch
-    return history
+    shutil.rmtree(paths.checkpoint)

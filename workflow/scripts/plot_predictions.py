@@ -1,7 +1,6 @@
 """Snakemake script: a contact sheet of new photos with the labels a run's model gave them."""
 
 import csv
-import json
 import os
 import sys
 from pathlib import Path
@@ -12,20 +11,16 @@ sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 from convnet import plots
 from convnet.logs import run_logged
 from convnet.predict import read_photos
+from convnet.runcard import RunCard
 
 
 def main(sm) -> None:
     with open(sm.input.predictions, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    card = json.loads(Path(sm.input.run_card).read_text())  # as the model was trained
-    settings = card["settings"]
-    photos = read_photos(
-        Path(sm.input.photos), tuple(settings["image_size"]), settings["resize_interpolation"]
-    )
+    card = RunCard.read(Path(sm.input.run_card))  # as the model was trained
+    photos = read_photos(Path(sm.input.photos), card.image_size, card.resize_interpolation)
     by_file = {row["file"]: row for row in rows}
-    figure = plots.contact_sheet(
-        photos, [by_file[p.file] for p in photos], card["data"]["classes"], sm.params.title
-    )
+    figure = plots.contact_sheet(photos, [by_file[p.file] for p in photos], card.classes, sm.params.title)
     plots.save_figure(figure, sm.output[0])
 
 
