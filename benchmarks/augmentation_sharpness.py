@@ -34,9 +34,9 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
-from convnet.cache import load_image_set  # noqa: E402
-from convnet.experiments import cache_key, experiment_settings  # noqa: E402
-from convnet.settings import Augmentation  # noqa: E402
+from convnet.arrays.cache import load_image_set  # noqa: E402
+from convnet.core.experiments import cache_key, experiment_settings  # noqa: E402
+from convnet.core.settings import Augmentation  # noqa: E402
 
 BLUR_SIGMAS = (0.5, 0.75, 1.0)
 
@@ -59,7 +59,7 @@ def workflow_augment(images: np.ndarray, spec: dict, seed: int) -> np.ndarray:
     """The workflow's augmentation as ``spec`` sets it up (its ``method``), in training mode."""
     import keras
 
-    from convnet.augmentation import augmentation_layers
+    from convnet.learn.augmentation import augmentation_layers
 
     stack = keras.Sequential(augmentation_layers(spec, seed))
     batches = [stack(images[i : i + 50].astype("float32"), training=True) for i in range(0, len(images), 50)]

@@ -1,5 +1,5 @@
 """Validation accuracy of saved models as saved, and with their batch-normalization statistics
-recomputed for their weights (``convnet.batch_norm``): tells weights that are fine from moving
+recomputed for their weights (``benchmarks/batch_norm.py``): tells weights that are fine from moving
 statistics that lag them. Reads the training and validation splits of an image cache, never the
 test split.
 
@@ -20,10 +20,10 @@ sys.path.insert(0, str(ROOT / "workflow"))
 
 import numpy as np  # noqa: E402
 
-from convnet.batch_norm import recompute_statistics  # noqa: E402
-from convnet.cache import load_image_set  # noqa: E402
-from convnet.evaluate import predict  # noqa: E402
-from convnet.export import load_portable  # noqa: E402
+from batch_norm import recompute_statistics  # noqa: E402
+from convnet.arrays.cache import load_image_set  # noqa: E402
+from convnet.learn.evaluate import predict  # noqa: E402
+from convnet.learn.export import load_portable  # noqa: E402
 
 
 def accuracy(model, image_set, batch_size: int = 64) -> float:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convnet import pipeline
-from convnet.cache import ImageSet, load_image_set
+from convnet.learn import pipeline
+from convnet.arrays.cache import ImageSet, load_image_set
 
 
 def load_in_memory(path: Path) -> ImageSet:
@@ -48,8 +48,8 @@ def _tf_validation(image_set: ImageSet, batch_size: int):
 
 
 def use_in_memory_pipeline() -> None:
-    """Make convnet.pipeline and convnet.train feed the model as before (TensorFlow backend)."""
-    from convnet import train
+    """Make convnet.learn.pipeline and convnet.learn.train feed the model as before (TensorFlow backend)."""
+    from convnet.learn import train
 
     pipeline._tf_batches, pipeline._tf_validation = _tf_batches, _tf_validation
     train.load_image_set = load_in_memory

@@ -1,6 +1,6 @@
 """Training on the JAX backend with Keras's augmentation layers (``augmentation.method: layers``),
 side by side: the layers as Keras marks them (``supports_jit = False``: Keras then trains the whole
-model eagerly, op by op) and as the workflow marks them (``convnet.backend.compiled_on_jax``: the
+model eagerly, op by op) and as the workflow marks them (``convnet.learn.backend.compiled_on_jax``: the
 training step compiled with ``jax.jit``).
 
 Each measurement runs in its own process (Keras picks its backend once per process) on the same
@@ -35,17 +35,17 @@ def measure(experiment: str, marking: str, steps: int, batch_size: int | None) -
     import keras
     import numpy as np
 
-    import convnet.augmentation
-    from convnet.compiling import compile_model
-    from convnet.experiments import experiment_settings
-    from convnet.model import model_from_settings
-    from convnet.settings import RunSettings
+    import convnet.learn.augmentation
+    from convnet.learn.compiling import compile_model
+    from convnet.core.experiments import experiment_settings
+    from convnet.learn.model import model_from_settings
+    from convnet.core.settings import RunSettings
     from model_cost import load_config
 
     if keras.backend.backend() != "jax":
         raise SystemExit("run with KERAS_BACKEND=jax (the parent process sets it)")
     if marking == "keras":  # the layers as Keras leaves them
-        convnet.augmentation.compiled_on_jax = lambda layers: layers
+        convnet.learn.augmentation.compiled_on_jax = lambda layers: layers
     settings = RunSettings.of(experiment_settings(load_config([]), experiment))
     if settings.augmentation is None or settings.augmentation.method != "layers":
         raise SystemExit(f"{experiment}: its augmentation is not method: layers; nothing to compare")
@@ -84,7 +84,7 @@ def main() -> None:
         print(json.dumps(measure(*args.child, args.steps, args.batch_size)))
         return
 
-    from convnet.runcard import cpu_model
+    from convnet.core.runcard import cpu_model
 
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
     rows = []

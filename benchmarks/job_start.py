@@ -77,7 +77,7 @@ def main() -> None:
             for version, env in envs.items():
                 for name, code in IMPORTS.items():
                     times[version, name].append(measured(code, env))
-    from convnet.runcard import cpu_model  # after measuring: it imports Keras
+    from convnet.core.runcard import cpu_model  # after measuring: it imports Keras
 
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; {options.runs} starts each, alternating")
     for (version, name), pairs in times.items():

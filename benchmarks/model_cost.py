@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT / "workflow"))
 
 import yaml  # noqa: E402
 
-from convnet.config import FAMILY_OVERLAYS  # noqa: E402
-from convnet.experiments import deep_merge, experiment_names, experiment_settings  # noqa: E402
+from convnet.core.config import FAMILY_OVERLAYS  # noqa: E402
+from convnet.core.experiments import deep_merge, experiment_names, experiment_settings  # noqa: E402
 
 TRAINING_STEP_FORWARDS = 3  # forward + gradients of the inputs + gradients of the weights
 
@@ -88,7 +88,7 @@ def fma_peak_gflops() -> tuple[float, str]:
     """cores x clock x 2 FMA units x float32 lanes x 2: what the vector units could do at the
     listed clock, and how it was reckoned (the FMA units per core are assumed, not read: AMD's
     Zen 4 runs AVX-512 on 256-bit units, half this)."""
-    from convnet.backend import cpu_flags
+    from convnet.learn.backend import cpu_flags
 
     flags = cpu_flags()
     lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
@@ -115,14 +115,14 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config(args.configfile)
 
-    from convnet.backend import configure
+    from convnet.learn.backend import configure
 
     configure("float32", threads=os.cpu_count(), deterministic=False, seed=1)
     import keras
     import tensorflow as tf
 
-    from convnet.model import model_from_settings
-    from convnet.runcard import cpu_model
+    from convnet.learn.model import model_from_settings
+    from convnet.core.runcard import cpu_model
 
     print(
         f"machine: {cpu_model()}, {os.cpu_count()} cores; tensorflow {tf.__version__}, keras {keras.__version__}"

@@ -79,7 +79,7 @@ def main() -> None:
                 )
             )
             times["forked from the server"].append(measured(lambda: forked_snakemake.run(ARGS, workdir)))
-    from convnet.runcard import cpu_model  # after measuring: it imports Keras
+    from convnet.core.runcard import cpu_model  # after measuring: it imports Keras
 
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; {runs} dry runs of the tiny workflow each")
     print(f"starting the server: {start_wall:.2f} s wall, {start_cpu:.2f} s CPU (once per test process)")

@@ -62,7 +62,7 @@ def write_photos(data_dir: Path, split: str, count: int) -> None:
 
 
 def cache_step(data_dir: Path, split: str, cache: Path) -> dict:
-    from convnet.cache import write_image_cache
+    from convnet.arrays.cache import write_image_cache
 
     count = write_image_cache(
         cache, data_dir, data_dir / f"{split}.csv", split, (SIZE, SIZE), CLASSES, threads=os.cpu_count()
@@ -73,8 +73,8 @@ def cache_step(data_dir: Path, split: str, cache: Path) -> dict:
 def training_job(train_cache: Path, validation_cache: Path, out: Path, before: bool) -> dict:
     import yaml
 
-    from convnet.experiments import run_settings
-    from convnet.train import RunPaths, train_experiment
+    from convnet.core.experiments import run_settings
+    from convnet.learn.train import RunPaths, train_experiment
 
     if before:
         from in_memory import use_in_memory_pipeline
@@ -162,8 +162,8 @@ def main() -> None:
                 results.append({"step": step, "split": f"train ({count})", **run})
             print(f"  {count} training images done", file=sys.stderr)
 
-    from convnet.backend import cpu_flags
-    from convnet.runcard import cpu_model
+    from convnet.learn.backend import cpu_flags
+    from convnet.core.runcard import cpu_model
 
     model_name = cpu_model()
     extensions = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}) or ["none listed"]

@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from convnet.experiments import cache_key, experiment_settings  # noqa: E402
-from convnet.settings import RunSettings  # noqa: E402
+from convnet.core.experiments import cache_key, experiment_settings  # noqa: E402
+from convnet.core.settings import RunSettings  # noqa: E402
 
 # in-memory: the workflow's path as it was before issue 24 (benchmarks/in_memory.py), to compare
 # today's reading of the cache from disk with it; not run unless asked for (--pipelines).
@@ -100,7 +100,7 @@ def run_one(
 ) -> dict:
     import keras
 
-    from convnet.backend import configure
+    from convnet.learn.backend import configure
 
     mapping = experiment_settings(config, experiment)
     settings = RunSettings.of(mapping)
@@ -140,10 +140,10 @@ def run_one(
             verbose=0,
         )
     elif pipeline in ("workflow", "in-memory"):
-        from convnet.cache import load_image_set
-        from convnet.model import model_from_settings
-        from convnet.pipeline import fit_arguments
-        from convnet.compiling import compile_model
+        from convnet.arrays.cache import load_image_set
+        from convnet.learn.model import model_from_settings
+        from convnet.learn.pipeline import fit_arguments
+        from convnet.learn.compiling import compile_model
 
         if pipeline == "in-memory":
             from in_memory import load_in_memory, use_in_memory_pipeline
@@ -158,17 +158,17 @@ def run_one(
     else:
         import numpy as np
 
-        from convnet.model import model_from_settings
-        from convnet.compiling import compile_model
+        from convnet.learn.model import model_from_settings
+        from convnet.learn.compiling import compile_model
 
         # Compute only: one random batch, already a tensor, fed again and again: no augmentation,
         # no validation, no input pipeline to wait for.
         import tensorflow as tf
 
-        from convnet.cache import load_image_set
+        from convnet.arrays.cache import load_image_set
 
         model = compile_model(model_from_settings(settings.replace(augmentation=None)), settings, steps)
-        from convnet.pipeline import batch_plan
+        from convnet.learn.pipeline import batch_plan
 
         # Every training image already in memory as one tensor, each step's batch gathered from it
         # in the workflow's own order. (One batch fed again and again read below the workflow:
@@ -203,8 +203,8 @@ def run_one(
 
 def prepare(data: Path, work: Path, config: dict, experiments: list[str]) -> tuple[Path, Path]:
     """Split the archive as the workflow does and decode each experiment's caches once."""
-    from convnet.cache import write_image_cache
-    from convnet.prepare import prepare_dataset
+    from convnet.arrays.cache import write_image_cache
+    from convnet.data.prepare import prepare_dataset
 
     data_dir, cache_dir = work / "data", work / "cache"
     prepare_dataset(data, data_dir, dict(config["data"], source="local"), threads=os.cpu_count())
@@ -300,8 +300,8 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from convnet.backend import cpu_flags
-    from convnet.runcard import cpu_model
+    from convnet.learn.backend import cpu_flags
+    from convnet.core.runcard import cpu_model
 
     model_name = cpu_model()
     extensions = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}) or ["none listed"]

@@ -20,7 +20,7 @@ def load_config(*overlays: str) -> dict:
     does with ``--configfile config/<overlay>.yaml ...`` (mappings merged, other values replaced)."""
     import yaml
 
-    from convnet.experiments import deep_merge
+    from convnet.core.experiments import deep_merge
 
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     for overlay in overlays:
@@ -109,10 +109,10 @@ def copy_tiny_workflow(target: Path) -> Path:
 
 
 def run_paths(caches, folder: Path, stem: str = "m", **others):
-    """A test training's paths (``convnet.train.RunPaths``): it reads ``caches`` (training,
+    """A test training's paths (``convnet.learn.train.RunPaths``): it reads ``caches`` (training,
     validation) and writes ``folder/<stem>.h5``, ``<stem>_best.h5``, ``<stem>.csv`` and
     ``checkpoint/``; ``others``: the optional paths (run card, base weights, ...)."""
-    from convnet.train import RunPaths  # Keras: imported by the tests that train, not by every test
+    from convnet.learn.train import RunPaths  # Keras: imported by the tests that train, not by every test
 
     return RunPaths(
         train_cache=caches[0],

@@ -751,7 +751,7 @@ NOT_IN_KEY_SUITE = {
     "experiment.init_from": "a run that starts from another's model: tests/test_pretrained.py",
     "experiment.based_on": "another experiment's settings: the merged settings decide (tests/test_beyond.py)",
     "experiment.augmentation": "each of its keys has a row of its own",
-    "augmentation.shear_degrees": "the angle of shear_radians in other units (convnet.settings.Augmentation.of)",
+    "augmentation.shear_degrees": "the angle of shear_radians in other units (convnet.core.settings.Augmentation.of)",
 }
 RUNS_OF = {"none": 0, "baseline": 1, "augmented": 1, "wider": 1, "both": 2}
 

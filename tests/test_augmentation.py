@@ -13,10 +13,10 @@ import yaml
 from conftest import ROOT
 from scipy import ndimage
 
-from convnet.augmentation import BookAugmentation, augmentation_layers, keras_layers, layer_seed
-from convnet.errors import ConfigError
-from convnet.experiments import experiment_settings
-from convnet.settings import Augmentation
+from convnet.learn.augmentation import BookAugmentation, augmentation_layers, keras_layers, layer_seed
+from convnet.core.errors import ConfigError
+from convnet.core.experiments import experiment_settings
+from convnet.core.settings import Augmentation
 
 # every test here runs again with KERAS_BACKEND=jax (tests/test_jax.py): layers, models, backend
 pytestmark = pytest.mark.jax

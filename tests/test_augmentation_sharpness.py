@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 from conftest import ROOT
 
-from convnet.experiments import experiment_settings
+from convnet.core.experiments import experiment_settings
 
 spec = importlib.util.spec_from_file_location(
     "augmentation_sharpness", ROOT / "benchmarks" / "augmentation_sharpness.py"

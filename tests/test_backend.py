@@ -10,7 +10,7 @@ import keras
 import pytest
 from conftest import ROOT
 
-from convnet.backend import HardwareError, check_gpu, gpus_handed_over
+from convnet.learn.backend import HardwareError, check_gpu, gpus_handed_over
 
 # every test here runs again with KERAS_BACKEND=jax (tests/test_jax.py): layers, models, backend
 pytestmark = pytest.mark.jax
@@ -53,11 +53,11 @@ def test_accelerator_cuda_requires_a_gpu_even_without_scheduler_variables():
 
 
 def test_on_jax_a_thread_count_below_the_cores_is_said_not_applied(caplog):
-    from convnet.backend import configure
+    from convnet.learn.backend import configure
 
     if keras.backend.backend() != "jax":
         pytest.skip("TensorFlow applies it, for the whole process (tests/test_jax.py runs this on JAX)")
-    with caplog.at_level(logging.INFO, logger="convnet.backend"):
+    with caplog.at_level(logging.INFO, logger="convnet.learn.backend"):
         configure("float32", 1, deterministic=False, seed=1)
     said = "threads 1 is not applied; XLA uses the" in caplog.text
     assert said == (len(os.sched_getaffinity(0)) > 1)

@@ -1,4 +1,4 @@
-"""Batch-normalization statistics recomputed for a model's weights (convnet.batch_norm) and the
+"""Batch-normalization statistics recomputed for a model's weights (benchmarks/batch_norm.py) and the
 diagnostic script that compares validation accuracy before and after (benchmarks/)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 from conftest import ROOT
 from keras import layers
 
-from convnet.batch_norm import batch_norm_layers, recompute_statistics
-from convnet.cache import ImageSet, save_image_set
+from batch_norm import batch_norm_layers, recompute_statistics
+from convnet.arrays.cache import ImageSet, save_image_set
 
 spec = importlib.util.spec_from_file_location(
     "batch_norm_statistics", ROOT / "benchmarks" / "batch_norm_statistics.py"

@@ -19,11 +19,11 @@ from synthetic import image_files, write_zip
 from test_train import SIZE, TINY, Preempt, assert_same_run, read_history, run, write_caches
 from test_workflow_data import snakemake
 
-from convnet.augmentation import BookAugmentation, augmentation_layers
-from convnet.cache import load_image_set
-from convnet.evaluate import evaluate_experiment, predict
-from convnet.export import load_portable
-from convnet.experiments import (
+from convnet.learn.augmentation import BookAugmentation, augmentation_layers
+from convnet.arrays.cache import load_image_set
+from convnet.learn.evaluate import evaluate_experiment, predict
+from convnet.learn.export import load_portable
+from convnet.core.experiments import (
     architecture_settings,
     check_experiments,
     evaluation_settings,
@@ -32,11 +32,11 @@ from convnet.experiments import (
     fingerprint,
     run_settings,
 )
-from convnet.metrics import classification_metrics
-from convnet.model import check_summary, model_from_settings, summary_rows
-from convnet.settings import RunSettings
-from convnet.tables import run_rows
-from convnet.compiling import compile_model, make_loss
+from convnet.arrays.metrics import classification_metrics
+from convnet.learn.model import check_summary, model_from_settings, summary_rows
+from convnet.core.settings import RunSettings
+from convnet.core.tables import run_rows
+from convnet.learn.compiling import compile_model, make_loss
 
 CONFIG = load_config()
 ENABLED = load_config("beyond")

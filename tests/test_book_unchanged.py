@@ -11,10 +11,10 @@ import yaml
 from conftest import REAL_DATA, ROOT, run_paths
 from synthetic import image_files, write_zip
 
-from convnet.cache import write_image_cache
-from convnet.experiments import run_settings
-from convnet.prepare import prepare_dataset
-from convnet.train import train_experiment
+from convnet.arrays.cache import write_image_cache
+from convnet.core.experiments import run_settings
+from convnet.data.prepare import prepare_dataset
+from convnet.learn.train import train_experiment
 
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 SMALL_SPLIT = {"train": 16, "validation": 7, "test": 7}

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from conftest import ROOT  # noqa: F401  (puts workflow/ on the path through pytest's pythonpath)
 
-from convnet.cache import CachedImages, ImageSet, load_image_set, save_image_set, write_cache
-from convnet.errors import DataError
-from convnet.pipeline import fit_arguments
+from convnet.arrays.cache import CachedImages, ImageSet, load_image_set, save_image_set, write_cache
+from convnet.core.errors import DataError
+from convnet.learn.pipeline import fit_arguments
 
 
 def image_set(n: int = 600, seed: int = 0, size=(12, 14)) -> ImageSet:

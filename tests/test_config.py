@@ -7,8 +7,8 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from convnet.config import check_data_config, coerce_cli_strings
-from convnet.errors import ConfigError
+from convnet.core.config import check_data_config, coerce_cli_strings
+from convnet.core.errors import ConfigError
 
 SCHEMA = yaml.safe_load((ROOT / "config" / "config.schema.yaml").read_text())
 
@@ -56,7 +56,7 @@ def test_data_checks(tmp_path: Path):
 
 
 def test_seeds_give_one_run_each_and_a_run_carries_only_its_own_seed():
-    from convnet.experiments import experiment_seeds, run_settings, runs
+    from convnet.core.experiments import experiment_seeds, run_settings, runs
 
     config = default_config()
     config["experiment_defaults"]["seeds"] = ["2", "1"]  # as --config hands them over

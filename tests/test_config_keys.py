@@ -1,7 +1,7 @@
 """Each setting is defined once, in config/config.schema.yaml; every other place that must know a key
 is checked against it here, so that a key added to the schema and forgotten elsewhere fails a test
 that names the place: config/README.md's tables, the settings dataclasses that code reads
-(convnet.settings), and the fault suite's config-key part (what changing the key reruns)."""
+(convnet.core.settings), and the fault suite's config-key part (what changing the key reruns)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import yaml
 from conftest import ROOT
 
 import fault_suite
-from convnet.experiments import NOT_RUN_SETTINGS
-from convnet.settings import NOT_FROM_CONFIG, Augmentation, RunSettings
+from convnet.core.experiments import NOT_RUN_SETTINGS
+from convnet.core.settings import NOT_FROM_CONFIG, Augmentation, RunSettings
 
 SCHEMA = yaml.safe_load((ROOT / "config" / "config.schema.yaml").read_text())
 EXPERIMENT = SCHEMA["$defs"]["experiment"]["properties"]
@@ -78,17 +78,17 @@ def test_every_experiment_key_is_a_setting_that_code_reads():
     not_read = sorted(set(EXPERIMENT) - run_fields - set(NOT_RUN_SETTINGS))
     assert not not_read, (
         f"config/config.schema.yaml: {not_read} are experiment keys but neither fields of "
-        "convnet.settings.RunSettings nor in convnet.experiments.NOT_RUN_SETTINGS"
+        "convnet.core.settings.RunSettings nor in convnet.core.experiments.NOT_RUN_SETTINGS"
     )
     not_in_schema = sorted(run_fields - set(EXPERIMENT))
-    assert not not_in_schema, f"convnet.settings.RunSettings: {not_in_schema} have no key in the schema"
+    assert not not_in_schema, f"convnet.core.settings.RunSettings: {not_in_schema} have no key in the schema"
     assert not set(NOT_RUN_SETTINGS) & run_fields
 
 
 def test_every_augmentation_key_is_a_field_of_augmentation():
-    # shear_degrees is read into shear_radians (convnet.settings.Augmentation.of)
+    # shear_degrees is read into shear_radians (convnet.core.settings.Augmentation.of)
     assert set(AUGMENTATION) - {"shear_degrees"} == {f.name for f in fields(Augmentation)}, (
-        "config/config.schema.yaml's augmentation keys and convnet.settings.Augmentation's fields differ"
+        "config/config.schema.yaml's augmentation keys and convnet.core.settings.Augmentation's fields differ"
     )
 
 

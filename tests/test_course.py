@@ -11,11 +11,11 @@ from conftest import copy_tiny_workflow, load_config
 from synthetic import image_files, write_zip
 from test_workflow_data import snakemake
 
-from convnet.augmentation import BookAugmentation, augmentation_layers
-from convnet.experiments import experiment_names, experiment_settings
-from convnet.model import check_summary, model_from_settings, summary_rows
-from convnet.settings import RunSettings
-from convnet.compiling import compile_model
+from convnet.learn.augmentation import BookAugmentation, augmentation_layers
+from convnet.core.experiments import experiment_names, experiment_settings
+from convnet.learn.model import check_summary, model_from_settings, summary_rows
+from convnet.core.settings import RunSettings
+from convnet.learn.compiling import compile_model
 
 CONFIG = load_config()
 ENABLED = load_config("course")

@@ -15,9 +15,9 @@ from synthetic import (
     zip_with_traversal,
 )
 
-from convnet.archive import Limits, open_image_source
-from convnet.errors import DataError
-from convnet.images import reject_reason
+from convnet.data.archive import Limits, open_image_source
+from convnet.core.errors import DataError
+from convnet.data.images import reject_reason
 
 
 def test_zip_tar_and_folder_list_the_same_files(tmp_path):
@@ -139,7 +139,7 @@ def test_huge_photos_decode_at_a_reduced_scale_and_huge_pngs_are_dropped(monkeyp
     JPEG decodes at 1/2, 1/4 or 1/8 scale; a PNG, which cannot, is dropped with the reason."""
     import io
 
-    from convnet import images
+    from convnet.data import images
     from synthetic import png_bytes
 
     photo = jpeg_bytes(0, size=256)

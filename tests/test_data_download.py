@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from conftest import http_server
 
-from convnet.download import download, kaggle_credentials_present, kaggle_download
-from convnet.errors import DataError
+from convnet.core.download import download, kaggle_credentials_present, kaggle_download
+from convnet.core.errors import DataError
 
 PAYLOAD = os.urandom(3 * (1 << 20) + 12345)
 SHA = hashlib.sha256(PAYLOAD).hexdigest()

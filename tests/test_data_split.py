@@ -5,8 +5,8 @@ import csv
 import pytest
 from synthetic import FAULTS, image_files, write_zip
 
-from convnet.errors import DataError
-from convnet.prepare import prepare_dataset
+from convnet.core.errors import DataError
+from convnet.data.prepare import prepare_dataset
 
 DATA = {
     "source": "local",
@@ -116,7 +116,7 @@ def test_duplicate_file_names_within_a_class_are_an_error(tmp_path):
 
 
 def test_assignment_is_a_pure_function_of_names_counts_order_and_seed():
-    from convnet.split import Candidate, assign
+    from convnet.data.split import Candidate, assign
 
     usable = {
         "cats": [Candidate(f"train/cat.{i}.jpg", "cats") for i in (10, 2, 0, 7, 1, 3)],

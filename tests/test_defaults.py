@@ -1,6 +1,6 @@
 """Each default in one place. config/config.yaml holds every default a user sees; the schema checks
 types and ranges and makes those keys required (a key missing from a config is an error, never a
-second default); convnet.settings.ABSENT_SETTINGS says what the settings config/config.yaml leaves
+second default); convnet.core.settings.ABSENT_SETTINGS says what the settings config/config.yaml leaves
 out on purpose mean; the model builders take no defaults of their own. Each test names the place
 that disagrees."""
 
@@ -14,8 +14,8 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from convnet import model
-from convnet.settings import ABSENT_SETTINGS, ModelSettings, RunSettings
+from convnet.learn import model
+from convnet.core.settings import ABSENT_SETTINGS, ModelSettings, RunSettings
 
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 SCHEMA = yaml.safe_load((ROOT / "config" / "config.schema.yaml").read_text())
@@ -67,19 +67,19 @@ def test_each_setting_has_its_default_in_config_yaml_or_in_absent_settings_never
     defaults = CONFIG["experiment_defaults"]
     both = sorted(set(defaults) & set(ABSENT_SETTINGS))
     assert not both, (
-        f"{both}: in config/config.yaml's experiment_defaults and in convnet.settings.ABSENT_SETTINGS"
+        f"{both}: in config/config.yaml's experiment_defaults and in convnet.core.settings.ABSENT_SETTINGS"
     )
     neither = sorted(SETTINGS_FIELDS - set(defaults) - set(ABSENT_SETTINGS))
     assert not neither, (
-        f"convnet.settings: {neither} have a default neither in config/config.yaml nor ABSENT_SETTINGS"
+        f"convnet.core.settings: {neither} have a default neither in config/config.yaml nor ABSENT_SETTINGS"
     )
     stale = sorted(set(ABSENT_SETTINGS) - SETTINGS_FIELDS)
-    assert not stale, f"convnet.settings.ABSENT_SETTINGS names {stale}, which are no settings"
+    assert not stale, f"convnet.core.settings.ABSENT_SETTINGS names {stale}, which are no settings"
 
 
 def test_the_settings_dataclasses_hold_no_default_of_their_own():
     own = [
-        f"convnet.settings.{cls.__name__}.{f.name}"
+        f"convnet.core.settings.{cls.__name__}.{f.name}"
         for cls in (ModelSettings, RunSettings)
         for f in fields(cls)
         if f.default is not MISSING or f.default_factory is not MISSING
@@ -94,7 +94,9 @@ def test_the_model_builders_take_no_defaults(builder):
     with_default = [
         name for name, p in inspect.signature(builder).parameters.items() if p.default is not p.empty
     ]
-    assert not with_default, f"convnet.model.{builder.__name__}: {with_default} have defaults of their own"
+    assert not with_default, (
+        f"convnet.learn.model.{builder.__name__}: {with_default} have defaults of their own"
+    )
 
 
 def documented_defaults(section: str) -> dict[str, str]:

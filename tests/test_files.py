@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from convnet.files import atomic_path, atomic_write_table
+from convnet.core.files import atomic_path, atomic_write_table
 
 
 def test_a_completed_write_appears_under_its_name_and_leaves_no_temporary(tmp_path):
@@ -55,7 +55,7 @@ def test_tables_go_through_it(tmp_path):
 def test_a_full_disk_names_the_folder_and_leaves_no_temporary(tmp_path):
     import errno
 
-    from convnet.errors import DiskFullError
+    from convnet.core.errors import DiskFullError
 
     target = tmp_path / "models" / "m.h5"
     with pytest.raises(

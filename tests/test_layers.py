@@ -1,10 +1,10 @@
-"""The code's layers match its environments (docs/architecture.md): what the Snakefile imports at
-parse time needs only Snakemake (PyYAML, jsonschema); tables and histories need neither Keras nor
-matplotlib; Keras lives where models are built, trained and evaluated, matplotlib in plotting."""
+"""The code's layers match its environments (docs/architecture.md), and an import says which: each
+subpackage of convnet (core, data, arrays, learn, report) imports only what its environment has and
+the subpackages below it. What the Snakefile imports at parse time needs only Snakemake."""
 
 from __future__ import annotations
 
-import re
+import ast
 import subprocess
 import sys
 import venv
@@ -24,56 +24,74 @@ class Blocker:
 sys.meta_path.insert(0, Blocker())
 sys.path.insert(0, {str(ROOT / "workflow")!r})
 """
-# module -> what it may import besides the standard library (and the modules listed here)
-LIGHT_MODULES = {
-    "convnet.config": "parse time (common.smk)",
-    "convnet.experiments": "parse time (common.smk)",
-    "convnet.download": "parse time (common.smk) and the download rule",
-    "convnet.errors": "everywhere",
-    "convnet.settings": "parse time and every layer",
-    "convnet.files": "every writer",
-    "convnet.logs": "every script",
-    "convnet.records": "tables, histories, plots",
-    "convnet.tables": "metrics_table, experiment_summary (envs/tables.yaml)",
-    "convnet.results": "python -m convnet.results",
-    "convnet.runcard": "the run card's one reader: predictions' contact sheets (envs/plots.yaml), tables",
+# Each subpackage of convnet is the environment its code runs in (docs/architecture.md): the third-party
+# packages it may import, and the subpackages below it that it may use.
+LAYERS = {
+    "core": (set(), set()),  # parse time (PyYAML, jsonschema) and every job: the standard library
+    "data": ({"PIL"}, {"core"}),
+    "arrays": ({"numpy", "PIL"}, {"core", "data"}),
+    "learn": ({"keras", "tensorflow", "jax", "numpy", "h5py", "PIL"}, {"core", "data", "arrays"}),
+    "report": ({"matplotlib", "pandas", "numpy", "PIL"}, {"core", "data", "arrays"}),
 }
+# what core may import beyond the standard library: the config's checks at parse time, and the run
+# card's .h5 attribute where it is read (a function's own import)
+CORE_EXTRAS = {"yaml", "jsonschema", "h5py"}
+PACKAGE = ROOT / "workflow" / "convnet"
 
 
-@pytest.mark.parametrize("module", sorted(LIGHT_MODULES))
-def test_light_modules_import_without_keras_matplotlib_numpy_or_pillow(module):
+def imports(path: Path) -> tuple[set[str], set[str]]:
+    """The third-party top-level packages and the convnet subpackages a module imports."""
+    tree = ast.parse(path.read_text())
+    layer = path.parent.name
+    outside, inside = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            outside |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                outside.add(node.module.split(".")[0])
+            elif node.level == 1:
+                inside.add(layer)
+            else:
+                inside.add(node.module.split(".")[0])
+    return outside - set(sys.stdlib_module_names) - {"convnet"}, inside
+
+
+def modules_of(layer: str) -> list[Path]:
+    return sorted((PACKAGE / layer).glob("*.py"))
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+def test_each_subpackage_imports_only_what_its_environment_has(layer):
+    packages, below = LAYERS[layer]
+    if layer == "core":
+        packages = CORE_EXTRAS
+    wrong = []
+    for path in modules_of(layer):
+        outside, inside = imports(path)
+        if outside - packages:
+            wrong.append(f"{path.relative_to(ROOT)} imports {sorted(outside - packages)}")
+        if inside - below - {layer}:
+            wrong.append(f"{path.relative_to(ROOT)} imports convnet.{sorted(inside - below - {layer})}")
+    assert not wrong, "\n".join(wrong)
+    assert sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py")) == sorted(LAYERS)
+
+
+@pytest.mark.parametrize("module", sorted(p.stem for p in modules_of("core")))
+def test_core_imports_without_keras_matplotlib_numpy_or_pillow(module):
+    """What Snakemake imports at parse time, in an environment with only Snakemake."""
     proc = subprocess.run(
-        [sys.executable, "-c", BLOCKER + f"import {module}"], capture_output=True, text=True
+        [sys.executable, "-c", BLOCKER + f"import convnet.core.{module}"], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
-def test_keras_and_matplotlib_stay_in_their_modules():
-    """Keras only where models are built, trained, loaded or evaluated; matplotlib only in plots."""
-    allowed = {
-        "keras": {
-            "augmentation",
-            "model",
-            "train",
-            "callbacks",
-            "checkpoints",
-            "compiling",
-            "export",
-            "evaluate",
-            "backend",
-            "batch_norm",
-            "pipeline",
-            "summary",
-            "predict",
-            "runcard",
-        },
-        "matplotlib": {"plots"},
-    }
-    for path in sorted((ROOT / "workflow" / "convnet").glob("*.py")):
-        text = path.read_text()
-        for package, modules in allowed.items():
-            if re.search(rf"^\s*(import|from) {package}\b", text, re.M):
-                assert path.stem in modules, f"{path.name} imports {package}"
+def test_the_data_jobs_import_without_numpy():
+    """envs/data.yaml has Pillow and PyYAML only."""
+    modules = "; ".join(f"import convnet.data.{p.stem}" for p in modules_of("data"))
+    blocker = BLOCKER.replace("'PIL', ", "")
+    proc = subprocess.run([sys.executable, "-c", blocker + modules], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")

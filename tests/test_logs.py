@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from convnet.errors import ConvnetError
-from convnet.logs import run_logged
+from convnet.core.errors import ConvnetError
+from convnet.core.logs import run_logged
 
 
 @pytest.fixture(autouse=True)

@@ -13,14 +13,14 @@ from conftest import run_paths
 from synthetic import class_image, encode
 from test_train import TINY, Preempt, read_history
 
-from convnet.cache import ImageSet, save_image_set
-from convnet.errors import ConfigError
-from convnet.evaluate import evaluate_experiment
-from convnet.metrics import class_probabilities, classification_metrics
-from convnet.model import check_summary, model_from_settings, summary_rows
-from convnet.predict import predict_photos
-from convnet.settings import ModelSettings
-from convnet.train import train_experiment
+from convnet.arrays.cache import ImageSet, save_image_set
+from convnet.core.errors import ConfigError
+from convnet.learn.evaluate import evaluate_experiment
+from convnet.arrays.metrics import class_probabilities, classification_metrics
+from convnet.learn.model import check_summary, model_from_settings, summary_rows
+from convnet.learn.predict import predict_photos
+from convnet.core.settings import ModelSettings
+from convnet.learn.train import train_experiment
 
 SIZE = TINY["image_size"][0]
 
@@ -61,7 +61,7 @@ def train(tmp_path, paths, settings, tag, extra_callbacks=None):
 
 
 def test_k_classes_train_resume_identically_evaluate_predict_and_plot(tmp_path, many):
-    from convnet import plots
+    from convnet.report import plots
 
     k, classes, paths = many
     settings = dict(TINY, epochs=3, dropout=0.5, steps_per_epoch=4, class_weight="balanced")

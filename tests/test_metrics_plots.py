@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from convnet import plots
-from convnet.tables import metrics_table, summary_table
-from convnet.metrics import binary_cross_entropy, binary_metrics, class_probabilities, roc_auc
+from convnet.report import plots
+from convnet.core.tables import metrics_table, summary_table
+from convnet.arrays.metrics import binary_cross_entropy, binary_metrics, class_probabilities, roc_auc
 
 
 def test_metrics_by_hand():

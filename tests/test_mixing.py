@@ -12,11 +12,11 @@ from test_many_classes import class_set
 from test_many_classes import train as train_many
 from test_train import SIZE, TINY, Preempt, assert_same_run, read_history, run, write_caches
 
-from convnet.cache import load_image_set, save_image_set
-from convnet.compiling import DominantLabelAccuracy, make_loss
-from convnet.mixing import batch_generator, mix_batch
-from convnet.pipeline import fit_arguments
-from convnet.settings import Mix, RunSettings
+from convnet.arrays.cache import load_image_set, save_image_set
+from convnet.learn.compiling import DominantLabelAccuracy, make_loss
+from convnet.arrays.mixing import batch_generator, mix_batch
+from convnet.learn.pipeline import fit_arguments
+from convnet.core.settings import Mix, RunSettings
 
 CUTMIX, MIXUP = Mix("cutmix"), Mix("mixup")
 

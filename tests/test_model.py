@@ -4,10 +4,10 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from convnet.errors import ConfigError
-from convnet.experiments import experiment_settings
-from convnet.model import check_summary, model_from_settings, summary_rows
-from convnet.summary import write_model_summary
+from convnet.core.errors import ConfigError
+from convnet.core.experiments import experiment_settings
+from convnet.learn.model import check_summary, model_from_settings, summary_rows
+from convnet.learn.summary import write_model_summary
 
 # every test here runs again with KERAS_BACKEND=jax (tests/test_jax.py): layers, models, backend
 pytestmark = pytest.mark.jax
@@ -67,7 +67,7 @@ def test_keras_augmentation_layers_let_jax_compile_the_training_step():
     them fit."""
     import keras
 
-    from convnet.compiling import compile_model
+    from convnet.learn.compiling import compile_model
 
     settings = dict(experiment_settings(CONFIG, "augmented"), seed=1)
     settings["augmentation"]["method"] = "layers"
@@ -144,9 +144,9 @@ def test_seeded_augmentation_layers_draw_independently():
     zoomed by an amount tied to its angle (the layers drew the same numbers)."""
     import numpy as np
 
-    from convnet.augmentation import keras_layers
+    from convnet.learn.augmentation import keras_layers
 
-    from convnet.settings import Augmentation
+    from convnet.core.settings import Augmentation
 
     spec = Augmentation.of(dict(experiment_settings(CONFIG, "augmented")["augmentation"], method="layers"))
     layers = {layer.name: layer for layer in keras_layers(spec, seed=1)}
@@ -163,8 +163,8 @@ def test_seeded_augmentation_layers_draw_independently():
 def test_architecture_keys_are_the_model_settings_fields():
     from dataclasses import fields
 
-    from convnet.experiments import ARCHITECTURE_KEYS, architecture_settings
-    from convnet.settings import ModelSettings, RunSettings
+    from convnet.core.experiments import ARCHITECTURE_KEYS, architecture_settings
+    from convnet.core.settings import ModelSettings, RunSettings
 
     assert set(ARCHITECTURE_KEYS) == {f.name for f in fields(ModelSettings)} - {"seed", "num_classes"}
     model = ModelSettings.of(architecture_settings(CONFIG, "augmented"))

@@ -29,7 +29,8 @@ def package_modules() -> list[str]:
 
 
 def test_every_module_of_the_package_is_listed_for_git_sources():
-    on_disk = sorted(path.stem for path in (ROOT / "workflow" / "convnet").glob("*.py"))
+    package = ROOT / "workflow" / "convnet"
+    on_disk = sorted(str(path.relative_to(package).with_suffix("")) for path in package.rglob("*.py"))
     assert sorted(package_modules()) == on_disk, (
         "workflow/rules/common.smk: PACKAGE_MODULES must list every module of workflow/convnet/ "
         "(a github(...) source fetches only those)"
@@ -176,7 +177,7 @@ def test_a_github_source_finds_the_package_through_the_source_cache(tmp_path, gi
     # the split's script imports the package (what a training's script does too, at more cost)
     run(host, "convnet/results/data/manifest.csv", env=env)
     assert (host / "convnet" / "results" / "data" / "manifest.csv").is_file()
-    copies = list((host / ".snakemake" / "convnet-package").glob("*/convnet/train.py"))
+    copies = list((host / ".snakemake" / "convnet-package").glob("*/convnet/learn/train.py"))
     assert len(copies) == 1, "the scripts import one copy of the package from the source cache"
 
 

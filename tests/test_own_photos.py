@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import forked_snakemake
 import numpy as np
@@ -12,11 +13,29 @@ import pytest
 from PIL import Image
 from synthetic import camera_jpeg, class_folders, class_image, encode, write_zip
 
-from convnet.cache import build_image_set, decode, split_classes
-from convnet.config import check_split, replace_user_keys
-from convnet.errors import ConfigError, DataError
-from convnet.prepare import prepare_dataset
-from convnet.split import split_sizes
+from convnet.arrays.cache import ImageSet, decode, decoded_chunks, split_classes, split_listing
+from convnet.core.config import check_split, replace_user_keys
+from convnet.core.errors import ConfigError, DataError
+from convnet.data.prepare import prepare_dataset
+from convnet.data.split import split_sizes
+
+
+# tests only: the workflow writes the cache a chunk at a time and never holds a split in memory
+def build_image_set(
+    data_dir: Path,
+    manifest: Path,
+    split: str,
+    size: tuple[int, int],
+    classes: list[str],
+    threads: int = 1,
+    interpolation: str = "bilinear",
+    exif_orientation: bool = True,
+) -> ImageSet:
+    """The images of one split decoded into memory, as ``cache.write_image_cache`` writes them."""
+    paths, labels, files = split_listing(data_dir, manifest, split, classes)
+    images = np.concatenate(list(decoded_chunks(paths, size, threads, interpolation, exif_orientation)))
+    return ImageSet(images, labels, files, tuple(classes))
+
 
 PHOTOS = {
     "source": "local",

@@ -20,10 +20,10 @@ from synthetic import image_files, jpeg_bytes, write_zip
 from test_train import Preempt, caches, read_history, synthetic_set  # noqa: F401  (fixture)
 from test_workflow_data import snakemake
 
-from convnet.errors import ConfigError
-from convnet.experiments import check_experiments, experiment_names, experiment_settings
-from convnet.summary import write_model_summary
-from convnet.train import train_experiment
+from convnet.core.errors import ConfigError
+from convnet.core.experiments import check_experiments, experiment_names, experiment_settings
+from convnet.learn.summary import write_model_summary
+from convnet.learn.train import train_experiment
 
 CONFIG = load_config()
 ENABLED = load_config("pretrained")
@@ -129,7 +129,7 @@ TINY_BASE = {
 
 @pytest.fixture
 def caches48(tmp_path):
-    from convnet.cache import ImageSet, save_image_set
+    from convnet.arrays.cache import ImageSet, save_image_set
 
     rng = np.random.default_rng(0)
     paths = []

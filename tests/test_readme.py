@@ -1,12 +1,9 @@
 """The README is the truth: CI runs exactly the test command it gives, and its links resolve."""
 
 import re
-import sys
 
 from conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from install import readme_test_command  # noqa: E402
+from install import readme_test_command
 
 
 def test_ci_runs_the_readme_test_command():

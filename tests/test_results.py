@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from convnet.files import atomic_write_table
-from convnet.tables import summary_table
-from convnet.results import main
+from convnet.core.files import atomic_write_table
+from convnet.core.tables import summary_table
+from results_tables import main
 
 BENCHMARK_HEADER = [
     "s",
@@ -64,7 +64,7 @@ def fake_results(root, accuracies=None):
             },
             "training": {"epochs": 3, "resumed_after_epochs": [2] if seed == 2 else [], "seconds": 177.0},
             "project": {"commit": "0123456789abcdef", "changed_files": 0},
-            # the rest of a card (convnet.runcard.RunCard), which these tables do not show
+            # the rest of a card (convnet.core.runcard.RunCard), which these tables do not show
             "settings": {"seed": seed},
             "data": {"classes": ["cats", "dogs"]},
             "software": {"python": "3.11.7"},

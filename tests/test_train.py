@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from conftest import run_paths
 
-from convnet.cache import ImageSet, save_image_set
-from convnet.errors import ConfigError, DataError
-from convnet.records import HISTORY_COLUMNS
-from convnet.callbacks import StopOnNaN, TrainingError
-from convnet.train import train_experiment
+from convnet.arrays.cache import ImageSet, save_image_set
+from convnet.core.errors import ConfigError, DataError
+from convnet.core.records import HISTORY_COLUMNS
+from convnet.learn.callbacks import StopOnNaN, TrainingError
+from convnet.learn.train import train_experiment
 
 SIZE = 46  # the smallest side four conv/pool blocks accept
 
@@ -245,7 +245,7 @@ def test_a_damaged_checkpoint_falls_back_and_gives_the_uninterrupted_history(
     warnings = [
         r.getMessage()
         for r in caplog.records
-        if r.levelno == logging.WARNING and r.name == "convnet.checkpoints"
+        if r.levelno == logging.WARNING and r.name == "convnet.learn.checkpoints"
     ]
     assert len(warnings) == 1 and "is damaged" in warnings[0], warnings
     if resumes_after:
@@ -257,7 +257,7 @@ def test_a_damaged_checkpoint_falls_back_and_gives_the_uninterrupted_history(
 
 
 def test_the_run_card_says_how_the_model_was_made_and_travels_inside_the_h5(tmp_path, caches):
-    from convnet.runcard import RunCard
+    from convnet.core.runcard import RunCard
 
     settings = dict(TINY, epochs=3)
     with pytest.raises(KeyboardInterrupt):
@@ -299,7 +299,7 @@ def test_a_checkpoint_from_other_images_is_not_resumed(tmp_path, caches, caplog)
 
 
 def test_batch_plan_is_a_function_of_the_seed_and_each_pass_a_permutation():
-    from convnet.pipeline import batch_plan
+    from convnet.learn.pipeline import batch_plan
 
     def flat(plan):
         return np.concatenate([batch for epoch in plan for batch in epoch])
@@ -361,8 +361,8 @@ def test_xla_stays_off_on_a_cpu_only_tensorflow():
         pytest.skip("the JAX backend always compiles with XLA")
     import tensorflow as tf
 
-    from convnet.model import model_from_settings
-    from convnet.compiling import compile_model
+    from convnet.learn.model import model_from_settings
+    from convnet.learn.compiling import compile_model
 
     if any(device.device_type != "CPU" for device in tf.config.list_physical_devices()):
         pytest.skip("an accelerator is visible: Keras may choose XLA there")
@@ -375,8 +375,8 @@ def test_xla_stays_off_on_a_cpu_only_tensorflow():
 def test_rmsprop_epsilon_1e_16_takes_the_books_keras_2_0_8_step(gradient):
     """Keras 2.0.8 (the book) stepped lr*g/(sqrt(v) + 1e-8); Keras 3 steps lr*g/sqrt(v + epsilon).
     With epsilon 1e-16 the step is 2.0.8's (within 5%); Keras 3's own 1e-7 shrinks small ones."""
-    from convnet.model import model_from_settings
-    from convnet.compiling import compile_model
+    from convnet.learn.model import model_from_settings
+    from convnet.learn.compiling import compile_model
 
     def first_step(epsilon):
         settings = dict(TINY, learning_rate=1e-4)

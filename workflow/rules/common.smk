@@ -10,43 +10,49 @@ import yaml
 from snakemake.sourcecache import LocalSourceFile
 from snakemake.utils import validate
 
-# The convnet package's modules. In a clone or a module given by a local path they are read where
-# they lie; from a git source (github(...), gitfile(...)) the source cache fetches them one file at
-# a time, so the list is needed (tests/test_module.py checks it against workflow/convnet/).
+# The convnet package's modules, by subpackage (the environment each runs in: docs/architecture.md).
+# In a clone or a module given by a local path they are read where they lie; from a git source
+# (github(...), gitfile(...)) the source cache fetches them one file at a time, so the list is
+# needed (tests/test_module.py checks it against workflow/convnet/).
 PACKAGE_MODULES = (
     "__init__",
-    "archive",
-    "augmentation",
-    "backend",
-    "batch_norm",
-    "cache",
-    "callbacks",
-    "checkpoints",
-    "compiling",
-    "config",
-    "download",
-    "errors",
-    "evaluate",
-    "experiments",
-    "export",
-    "files",
-    "images",
-    "logs",
-    "metrics",
-    "mixing",
-    "model",
-    "pipeline",
-    "plots",
+    "arrays/__init__",
+    "arrays/cache",
+    "arrays/metrics",
+    "arrays/mixing",
+    "arrays/photos",
+    "core/__init__",
+    "core/config",
+    "core/download",
+    "core/errors",
+    "core/experiments",
+    "core/files",
+    "core/logs",
+    "core/records",
+    "core/runcard",
+    "core/settings",
+    "core/tables",
+    "data/__init__",
+    "data/archive",
+    "data/images",
+    "data/prepare",
+    "data/split",
+    "learn/__init__",
+    "learn/augmentation",
+    "learn/backend",
+    "learn/callbacks",
+    "learn/checkpoints",
+    "learn/compiling",
+    "learn/evaluate",
+    "learn/export",
+    "learn/model",
+    "learn/pipeline",
+    "learn/predict",
+    "learn/summary",
+    "learn/train",
     "predict",
-    "prepare",
-    "records",
-    "results",
-    "runcard",
-    "settings",
-    "split",
-    "summary",
-    "tables",
-    "train",
+    "report/__init__",
+    "report/plots",
 )
 # Scripts find the package through this variable, set here because every job parses the workflow
 # (also on a cluster node); not PYTHONPATH, which Snakemake removes for --use-conda jobs.
@@ -70,7 +76,9 @@ def package_folder():
         staging = Path(f"{folder}.{os.getpid()}.part")
         (staging / "convnet").mkdir(parents=True, exist_ok=True)
         for name, text in sources.items():
-            (staging / "convnet" / f"{name}.py").write_bytes(text)
+            source = staging / "convnet" / f"{name}.py"
+            source.parent.mkdir(parents=True, exist_ok=True)
+            source.write_bytes(text)
         try:
             staging.rename(
                 folder
@@ -86,7 +94,7 @@ os.environ[PACKAGE_VARIABLE] = PACKAGE
 
 from snakemake.common.configfile import load_configfile
 
-from convnet.config import (
+from convnet.core.config import (
     SPLITS,
     check_config,
     check_data_config,
@@ -95,9 +103,9 @@ from convnet.config import (
     coerce_cli_strings,
     replace_user_keys,
 )
-from convnet.download import archive_name
-from convnet.errors import ConvnetError
-from convnet.experiments import (
+from convnet.core.download import archive_name
+from convnet.core.errors import ConvnetError
+from convnet.core.experiments import (
     experiment_names,
     cache_key,
     experiment_seeds,

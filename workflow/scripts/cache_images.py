@@ -7,8 +7,8 @@ from pathlib import Path
 # common.smk names the package folder (also when this workflow is a module of another)
 sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
-from convnet.cache import split_classes, write_image_cache
-from convnet.logs import run_logged
+from convnet.arrays.cache import split_classes, write_image_cache
+from convnet.core.logs import run_logged
 
 
 def main(sm) -> None:

@@ -8,8 +8,8 @@ sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 import yaml
 
-from convnet.files import atomic_write_text
-from convnet.logs import run_logged
+from convnet.core.files import atomic_write_text
+from convnet.core.logs import run_logged
 
 run_logged(
     snakemake.log[0],

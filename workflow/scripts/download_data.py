@@ -6,8 +6,8 @@ import sys
 # common.smk names the package folder (also when this workflow is a module of another)
 sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
-from convnet.download import download, kaggle_download
-from convnet.logs import run_logged
+from convnet.core.download import download, kaggle_download
+from convnet.core.logs import run_logged
 
 
 def main(data: dict, dest: str) -> None:

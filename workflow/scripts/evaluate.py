@@ -7,9 +7,9 @@ from pathlib import Path
 # common.smk names the package folder (also when this workflow is a module of another)
 sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
-from convnet.backend import check_gpu
-from convnet.evaluate import evaluate_experiment
-from convnet.logs import run_logged
+from convnet.learn.backend import check_gpu
+from convnet.learn.evaluate import evaluate_experiment
+from convnet.core.logs import run_logged
 
 
 def main(sm) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 # common.smk names the package folder (also when this workflow is a module of another)
 sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
-from convnet.logs import run_logged
-from convnet.tables import summary_table
+from convnet.core.logs import run_logged
+from convnet.core.tables import summary_table
 
 run_logged(
     snakemake.log[0],

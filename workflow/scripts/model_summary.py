@@ -7,9 +7,9 @@ from pathlib import Path
 # common.smk names the package folder (also when this workflow is a module of another)
 sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
-from convnet.cache import split_classes
-from convnet.logs import run_logged
-from convnet.summary import write_model_summary
+from convnet.arrays.cache import split_classes
+from convnet.core.logs import run_logged
+from convnet.learn.summary import write_model_summary
 
 run_logged(
     snakemake.log[0],

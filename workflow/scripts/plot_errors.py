@@ -9,10 +9,12 @@ sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 import numpy as np
 
-from convnet import plots, records
-from convnet.cache import load_image_set
-from convnet.errors import DataError
-from convnet.logs import run_logged
+from convnet.report import plots
+
+from convnet.core import records
+from convnet.arrays.cache import load_image_set
+from convnet.core.errors import DataError
+from convnet.core.logs import run_logged
 
 
 def main(sm) -> None:

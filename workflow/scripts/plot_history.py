@@ -6,8 +6,8 @@ import sys
 # common.smk names the package folder (also when this workflow is a module of another)
 sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
-from convnet import plots
-from convnet.logs import run_logged
+from convnet.report import plots
+from convnet.core.logs import run_logged
 
 
 def main(sm) -> None:

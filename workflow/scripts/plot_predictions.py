@@ -8,10 +8,10 @@ from pathlib import Path
 # common.smk names the package folder (also when this workflow is a module of another)
 sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
-from convnet import plots
-from convnet.logs import run_logged
-from convnet.predict import read_photos
-from convnet.runcard import RunCard
+from convnet.report import plots
+from convnet.core.logs import run_logged
+from convnet.arrays.photos import read_photos
+from convnet.core.runcard import RunCard
 
 
 def main(sm) -> None:

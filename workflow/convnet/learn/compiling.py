@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import keras
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 from .model import loss_name
-from .settings import RunSettings
+from ..core.settings import RunSettings
 
 
 def learning_rate(settings: RunSettings, steps_per_epoch: int | None):
@@ -57,7 +57,7 @@ def make_optimizer(settings: RunSettings, steps_per_epoch: int | None = None) ->
 class SmoothedSparseCategoricalCrossentropy(keras.losses.Loss):
     """Categorical cross-entropy of class indices with label smoothing, which Keras's sparse loss
     lacks: the one-hot target becomes (1 - s) one-hot + s / k. Targets that are rows of k class
-    probabilities (mixed batches, ``convnet.mixing``) are taken as they are, then smoothed."""
+    probabilities (mixed batches, ``convnet.arrays.mixing``) are taken as they are, then smoothed."""
 
     def __init__(self, num_classes: int, label_smoothing: float, name="smoothed_sparse_crossentropy", **kw):
         super().__init__(name=name, **kw)
@@ -90,7 +90,7 @@ def _probability_rows(y_true, num_classes: int) -> bool:
 @keras.saving.register_keras_serializable(package="convnet")
 class DominantLabelAccuracy(keras.metrics.MeanMetricWrapper):
     """Accuracy against the label with the larger share of each image: for mixed training batches
-    (``convnet.mixing``), whose targets are fractions or rows of probabilities. On plain 0/1
+    (``convnet.arrays.mixing``), whose targets are fractions or rows of probabilities. On plain 0/1
     labels or class indices it equals Keras's binary or sparse categorical accuracy."""
 
     def __init__(self, num_classes: int, name="accuracy", dtype=None):

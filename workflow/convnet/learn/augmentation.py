@@ -16,7 +16,7 @@ Two methods, chosen by ``augmentation.method`` in the config:
   layers.
 
 The shear is an angle in both: ``shear_radians`` (the book's unit, 0.2 = +-11.5 degrees) or
-``shear_degrees``; a config gives one of them (``convnet.settings.Augmentation`` reads either).
+``shear_degrees``; a config gives one of them (``convnet.core.settings.Augmentation`` reads either).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 from keras import layers, ops
 
 from .backend import compiled_on_jax
-from .settings import Augmentation
+from ..core.settings import Augmentation
 
 # Every layer that draws random numbers, in a fixed order: each gets its own seed from the run's.
 RANDOM_LAYERS = ("flip", "rotate", "shift", "shear", "zoom", "dropout", "affine")
@@ -53,7 +53,7 @@ class BookAugmentation(layers.Layer):
     transformed image, is folded into the same matrix, so each image is resampled exactly once.
     Always computes in float32 (the model's mixed-precision policy applies after it)."""
 
-    # the constructor's settings, the same as convnet.settings.Augmentation's fields of that name
+    # the constructor's settings, the same as convnet.core.settings.Augmentation's fields of that name
     PARAMETERS = (
         "rotation_degrees",
         "height_shift",

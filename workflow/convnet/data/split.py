@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .archive import ImageSource
-from .config import SPLITS
-from .errors import DataError
-from .files import atomic_write_table, atomic_write_text
+from ..core.config import SPLITS
+from ..core.errors import DataError
+from ..core.files import atomic_write_table, atomic_write_text
 from .images import has_image_suffix, reject_reason
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """What a run leaves behind, in one place: the columns of its training history, the metrics of
 its test evaluation, and how to read both back. Standard library only, so the tables, summaries
-and ``convnet.results`` run in the light environment (no Keras, no matplotlib)."""
+and ``benchmarks/results_tables.py`` run in the light environment (no Keras, no matplotlib)."""
 
 from __future__ import annotations
 

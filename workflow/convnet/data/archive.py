@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .errors import DataError
+from ..core.errors import DataError
 from .images import has_image_suffix
 
 GiB = 1 << 30

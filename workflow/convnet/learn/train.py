@@ -1,11 +1,11 @@
 """Train one experiment: resumable, repeatable, and saving portable float32 ``.h5`` models. This
-module runs a training; the checkpoint (``convnet.checkpoints``), the callbacks
-(``convnet.callbacks``), the optimizer and loss (``convnet.compiling``) and the saved models
-(``convnet.export``) have modules of their own.
+module runs a training; the checkpoint (``convnet.learn.checkpoints``), the callbacks
+(``convnet.learn.callbacks``), the optimizer and loss (``convnet.learn.compiling``) and the saved models
+(``convnet.learn.export``) have modules of their own.
 
-A killed run resumes from its checkpoint (``convnet.checkpoints``, outside the rule's declared
+A killed run resumes from its checkpoint (``convnet.learn.checkpoints``, outside the rule's declared
 outputs, which Snakemake deletes when a job fails), and the training order is planned from the seed
-(``convnet.pipeline``), so a resumed run feeds the same batches, draws the same augmentations and
+(``convnet.learn.pipeline``), so a resumed run feeds the same batches, draws the same augmentations and
 ends with the same history and weights as an uninterrupted one on the same machine.
 """
 
@@ -21,19 +21,19 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .backend import configure, dtype_policy
-from .cache import ImageSet, load_image_set
+from .backend import configure, dtype_policy, hardware
+from ..arrays.cache import ImageSet, load_image_set
 from .callbacks import EpochLog, StopOnNaN, ValidateAveragedWeights, averaged_weights
 from .checkpoints import ResumableCheckpoint, data_fingerprint, write_history
 from .compiling import compile_model
-from .errors import ConfigError
-from .experiments import fingerprint
+from ..core.errors import ConfigError
+from ..core.experiments import fingerprint
 from .export import portable_model, save_portable
-from .files import sha256_of_file
+from ..core.files import sha256_of_file
 from .model import model_from_settings
 from .pipeline import fit_arguments
-from .runcard import RunCard, data_identity, make_run_card, now
-from .settings import RunSettings
+from ..core.runcard import RunCard, data_identity, git_state, now, package_versions
+from ..core.settings import RunSettings
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,17 @@ def run_card_of(
         "best_epoch": state.get("best_epoch"),
         "best_val_loss": state.get("best_val_loss"),
     }
-    return make_run_card(name, settings.as_dict(), precision, threads, data, training, paths.project)
+    return RunCard(
+        experiment=name,
+        seed=settings.seed,
+        settings=settings.as_dict(),
+        precision=precision,
+        data=data,
+        training=training,
+        hardware=hardware(threads),
+        software=package_versions(),
+        project=git_state(paths.project) if paths.project else None,
+    )
 
 
 def save_run(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .files import atomic_write_table, atomic_write_text
+from ..core.files import atomic_write_table, atomic_write_text
 from .model import check_summary, model_from_settings, summary_rows, summary_text
-from .settings import ModelSettings
+from ..core.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from collections import Counter
 from pathlib import Path
 
 from .archive import open_image_source
-from .errors import DataError
-from .files import disk_full_names, sha256_of_file
-from .config import SPLITS
+from ..core.errors import DataError
+from ..core.files import disk_full_names, sha256_of_file
+from ..core.config import SPLITS
 from .split import (
     clear_outputs,
     plan_and_write,

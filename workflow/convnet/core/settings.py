@@ -1,6 +1,6 @@
 """The settings of one run as typed, frozen objects: what the model, the augmentation, training and
 the benchmarks read, by attribute. The config and Snakemake's params stay plain mappings
-(``convnet.experiments``); code converts them once, at its entry, with ``RunSettings.of``.
+(``convnet.core.experiments``); code converts them once, at its entry, with ``RunSettings.of``.
 Standard library only."""
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ class ModelSettings:
 
     @classmethod
     def of(cls, settings):
-        """From an experiment's settings mapping (``convnet.experiments``), or settings already
+        """From an experiment's settings mapping (``convnet.core.experiments``), or settings already
         typed. Keys that are not fields (``seeds``) are left out; a key the mapping leaves out takes
         ``ABSENT_SETTINGS``'s value, and one that has none there is an error."""
         if isinstance(settings, cls):

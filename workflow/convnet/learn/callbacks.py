@@ -10,7 +10,7 @@ import time
 import keras
 import numpy as np
 
-from .errors import ConvnetError
+from ..core.errors import ConvnetError
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ import numpy as np
 
 from .backend import dtype_policy
 from .compiling import compile_model
-from .errors import DataError
-from .files import atomic_path
+from ..core.errors import DataError
+from ..core.files import atomic_path
 from .model import model_from_settings
-from .runcard import RunCard
-from .settings import RunSettings
+from ..core.runcard import RunCard
+from ..core.settings import RunSettings
 
 
 def portable_model(settings: RunSettings) -> keras.Model:

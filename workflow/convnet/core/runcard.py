@@ -2,18 +2,16 @@
 and inside the ``.h5`` itself, so a model handed to a colleague still says where it came from:
 settings, data, software, hardware, precision, code version, time and interruptions.
 
-One typed record, ``RunCard``: ``make_run_card`` fills it in at the end of a training,
+One typed record, ``RunCard``: the training fills it in when it ends (``convnet.learn.train``),
 ``RunCard.write`` and ``RunCard.embed`` are its one writer (JSON file, model attribute), and
 ``RunCard.read`` its one reader, which every consumer uses (predictions, their contact sheets, the
-tables over runs). Standard library only, but for ``make_run_card`` (Keras, for the backend and the
-GPUs) and the ``.h5`` attribute (h5py), both imported where they are used: the plots and tables
-environments read cards too."""
+tables over runs). Standard library only, but for the ``.h5`` attribute (h5py, imported where it is
+used): the plots and tables environments read cards too."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import platform
 import subprocess
 from datetime import datetime, timezone
@@ -25,7 +23,6 @@ from .files import atomic_write_text, sha256_of_file
 
 H5_ATTRIBUTE = "convnet_run_card"
 PACKAGES = ("keras", "tensorflow", "jax", "jaxlib", "numpy", "h5py", "pillow")
-CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma")
 
 
 def now() -> str:
@@ -97,23 +94,6 @@ def data_identity(provenance: Path | None, manifest: Path | None) -> dict:
     return identity
 
 
-def hardware(threads: int | None) -> dict:
-    import keras
-
-    from .backend import cpu_flags, visible_gpus
-
-    return {
-        "backend": keras.backend.backend(),
-        "gpus": visible_gpus(),
-        "cpu": cpu_model(),
-        "cpu_flags": sorted(cpu_flags() & set(CPU_FLAGS)),
-        "cores": os.cpu_count(),
-        "threads": threads,
-        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        "host": platform.node(),
-    }
-
-
 @dataclasses.dataclass(frozen=True)
 class RunCard:
     """How one model was made. ``settings`` are the run's (``RunSettings.as_dict``), ``data`` its
@@ -182,26 +162,3 @@ class RunCard:
             return cls(**json.loads(text))
         except (ValueError, TypeError) as exc:
             raise DataError(f"{path}: its run card cannot be read ({exc}); rerun its training") from None
-
-
-def make_run_card(
-    experiment: str,
-    settings: dict,
-    precision: str,
-    threads: int | None,
-    data: dict,
-    training: dict,
-    project: Path | None,
-) -> RunCard:
-    """The card of a run that has just trained, with this machine's hardware and software."""
-    return RunCard(
-        experiment=experiment,
-        seed=settings.get("seed"),
-        settings=settings,
-        precision=precision,
-        data=data,
-        training=training,
-        hardware=hardware(threads),
-        software=package_versions(),
-        project=git_state(project) if project else None,
-    )

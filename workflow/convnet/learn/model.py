@@ -2,7 +2,7 @@
 training.
 
 The book's ``ImageDataGenerator(rescale=1./255, ...)`` becomes layers inside the model:
-``Rescaling(1/255)`` and the augmentation of ``convnet.augmentation`` (by default one layer that
+``Rescaling(1/255)`` and the augmentation of ``convnet.learn.augmentation`` (by default one layer that
 draws and resamples as Keras 2.0.8's generator did). Augmentation is active only in training
 (``training=True``), so evaluation and prediction see the plain image, as with the book's separate
 test generator.
@@ -16,8 +16,8 @@ import keras
 from keras import layers
 
 from .augmentation import augmentation_layers, layer_seed
-from .errors import ConfigError
-from .settings import Augmentation, Expect, ModelSettings
+from ..core.errors import ConfigError
+from ..core.settings import Augmentation, Expect, ModelSettings
 
 CHECKED_LAYER_TYPES = ("Conv2D", "MaxPooling2D", "Flatten", "Dense")
 
@@ -39,7 +39,7 @@ def loss_name(num_classes: int) -> str:
 
 
 # The model builders take every setting from the caller (``model_from_settings``) and have no
-# defaults of their own: a setting's default is config/config.yaml's or convnet.settings'
+# defaults of their own: a setting's default is config/config.yaml's or convnet.core.settings'
 # ABSENT_SETTINGS, never a third value here (tests/test_defaults.py).
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .errors import DataError
-from .files import atomic_path
-from .images import open_bounded, to_rgb
+from ..core.errors import DataError
+from ..core.files import atomic_path
+from ..data.images import open_bounded, to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -208,22 +208,6 @@ def write_image_cache(
     )
     log.info("%s: %d images decoded to %dx%d (%s)", split, len(paths), size[0], size[1], interpolation)
     return len(paths)
-
-
-def build_image_set(
-    data_dir: Path,
-    manifest: Path,
-    split: str,
-    size: tuple[int, int],
-    classes: list[str],
-    threads: int = 1,
-    interpolation: str = "bilinear",
-    exif_orientation: bool = True,
-) -> ImageSet:
-    """The images of one split decoded into memory, as :func:`write_image_cache` writes them."""
-    paths, labels, files = split_listing(data_dir, manifest, split, classes)
-    images = np.concatenate(list(decoded_chunks(paths, size, threads, interpolation, exif_orientation)))
-    return ImageSet(images, labels, files, tuple(classes))
 
 
 def write_cache(path: Path, shape: tuple[int, ...], image_chunks, labels, files, classes) -> None:

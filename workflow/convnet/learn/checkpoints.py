@@ -17,11 +17,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import runcard
-from .cache import ImageSet
+from ..core import runcard
+from ..arrays.cache import ImageSet
 from .callbacks import _number, averaged_weights
-from .files import atomic_path, atomic_write_table, atomic_write_text
-from .records import HISTORY_COLUMNS
+from ..core.files import atomic_path, atomic_write_table, atomic_write_text
+from ..core.records import HISTORY_COLUMNS
 
 log = logging.getLogger(__name__)
 

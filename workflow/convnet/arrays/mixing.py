@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .settings import Mix
+from ..core.settings import Mix
 
 # keeps the mixing draws apart from the other random streams a run seeds with the same number
 MIX_STREAM = 0x6D6978

@@ -1,5 +1,5 @@
 """Evaluate a run's saved models on the test split (Keras lives here; the tables over runs are in
-``convnet.tables``)."""
+``convnet.core.tables``)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .cache import load_image_set
+from ..arrays.cache import load_image_set
 from .export import load_portable
-from .files import atomic_write_table, atomic_write_text
-from .metrics import class_probabilities, classification_metrics
-from .records import CHECKPOINTS, TTA_SUFFIX, prediction_columns
+from ..core.files import atomic_write_table, atomic_write_text
+from ..arrays.metrics import class_probabilities, classification_metrics
+from ..core.records import CHECKPOINTS, TTA_SUFFIX, prediction_columns
 
 log = logging.getLogger(__name__)
 

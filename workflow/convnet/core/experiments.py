@@ -94,7 +94,7 @@ def experiment_seeds(config: dict, name: str) -> list[int]:
 
 # Experiment settings that only the test-set evaluation reads: changing one reruns no training.
 EVALUATION_KEYS = ("test_time_augmentation",)
-# Experiment keys that are not settings of a run (convnet.settings.RunSettings): the list of runs,
+# Experiment keys that are not settings of a run (convnet.core.settings.RunSettings): the list of runs,
 # the experiment a variant starts from (merged away by experiment_settings) and the evaluation's.
 NOT_RUN_SETTINGS = ("seeds", "based_on", *EVALUATION_KEYS)
 
@@ -116,7 +116,7 @@ def evaluation_settings(config: dict, name: str) -> dict:
 
 
 # What shapes an experiment's model (and the model-summary check), as opposed to how it trains:
-# the fields of convnet.settings.ModelSettings that the config sets (not the run's seed, nor the
+# the fields of convnet.core.settings.ModelSettings that the config sets (not the run's seed, nor the
 # number of classes, which comes from the data).
 ARCHITECTURE_KEYS = tuple(f.name for f in fields(ModelSettings) if f.name not in NOT_FROM_CONFIG)
 

@@ -1,7 +1,7 @@
 """Markdown tables of a finished run, for docs/results.md or a lab notebook: the test metrics over
 seeds, each run's curves in numbers, and the wall time of every benchmarked job.
 
-    python -m convnet.results [--results results]   (with workflow/ on PYTHONPATH)
+    .venv/bin/python benchmarks/results_tables.py [--results results]
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ import csv
 import sys
 from pathlib import Path
 
-from .errors import DataError
-from .records import METRIC_NAMES, best_epoch, read_history, read_metrics
-from .runcard import RunCard
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+
+from convnet.core.errors import DataError  # noqa: E402
+from convnet.core.records import METRIC_NAMES, best_epoch, read_history, read_metrics  # noqa: E402
+from convnet.core.runcard import RunCard  # noqa: E402
 
 # the summary's metrics as the docs' tables show them: accuracy first
 SUMMARY_METRICS = sorted(METRIC_NAMES, key=lambda metric: metric != "accuracy")

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 from contextlib import contextmanager
 from pathlib import Path
 
 import keras
 
-from .errors import ConvnetError
+from ..core.errors import ConvnetError
+from ..core.runcard import cpu_model
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,24 @@ def visible_gpus() -> list[str]:
     except Exception as exc:  # a broken driver should not hide behind a traceback
         log.warning("could not query the GPU (%s); assuming none", exc)
     return []
+
+
+# The CPU features a run card lists: what decides the precision and the speed.
+CARD_CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma")
+
+
+def hardware(threads: int | None) -> dict:
+    """What a run trained on, for its run card: backend, GPUs, CPU and its features, threads."""
+    return {
+        "backend": keras.backend.backend(),
+        "gpus": visible_gpus(),
+        "cpu": cpu_model(),
+        "cpu_flags": sorted(cpu_flags() & set(CARD_CPU_FLAGS)),
+        "cores": os.cpu_count(),
+        "threads": threads,
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "host": platform.node(),
+    }
 
 
 def gpu_compute_capability() -> tuple[int, int] | None:

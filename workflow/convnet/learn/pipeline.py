@@ -20,9 +20,9 @@ import math
 import keras
 import numpy as np
 
-from .cache import ImageSet
-from .mixing import batch_generator, mix_batch
-from .settings import Mix
+from ..arrays.cache import ImageSet
+from ..arrays.mixing import batch_generator, mix_batch
+from ..core.settings import Mix
 
 
 def batch_plan(
@@ -55,7 +55,7 @@ def sample_weights(image_set: ImageSet, class_weights: np.ndarray | None) -> np.
 
 
 class _Mixer:
-    """Reads batch ``number`` of the planned batches and mixes it (``convnet.mixing``) with the
+    """Reads batch ``number`` of the planned batches and mixes it (``convnet.arrays.mixing``) with the
     draws of its epoch and step, whatever epoch the run resumed from."""
 
     def __init__(

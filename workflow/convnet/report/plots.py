@@ -14,9 +14,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from . import records  # noqa: E402
-from .files import atomic_path  # noqa: E402
-from .metrics import predicted_classes  # noqa: E402
+from ..core import records  # noqa: E402
+from ..core.files import atomic_path  # noqa: E402
+from ..arrays.metrics import predicted_classes  # noqa: E402
 
 # Colour-blind-safe pair (Okabe-Ito) for training vs validation; markers tell them apart in grey too.
 TRAIN_COLOUR, VALIDATION_COLOUR, BEST_COLOUR = "#0072B2", "#D55E00", "#555555"

@@ -1,0 +1,1 @@
+"""The plots (envs/plots.yaml): matplotlib and pandas."""
