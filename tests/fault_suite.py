@@ -265,30 +265,36 @@ def file_events(workdir: Path, args: list[str]) -> tuple[list[str], float]:
     ), time.monotonic() - started
 
 
-def kill_chain(workdir: Path, args: list[str], plan: list[tuple[int, str | None]], seed: int) -> list[Kill]:
-    """Run the workflow and SIGKILL it at the moments of ``plan`` (indices into the stream of new
-    files, from ``kill_plan``), each after a random delay of up to 0.3 s, so that kills land inside
-    writes and epochs, each time recovering as the README says. Each of KILL_PHASES that no kill
-    has reached yet is killed at its first event instead, in place of the plan's last moment: the
-    interrupted run's stream drifts from the reference's (temporary files of interrupted writes
-    are new events), so counting alone can step over a short phase. len(plan) kills, more only
-    where phases outlast the plan; returns them; the run is complete at the end."""
+def kill_chain(
+    workdir: Path, args: list[str], plan: list[tuple[int, str | None]], seed: int, events: list[str]
+) -> list[Kill]:
+    """Run the workflow and SIGKILL it at the moments of ``plan`` (positions in ``events``, the
+    reference run's stream of new files, from ``kill_plan``), each after a random delay of up to
+    0.3 s, so that kills land inside writes and epochs, each time recovering as the README says.
+    The run's progress is the furthest reference position among the files it has written: its own
+    stream drifts from the reference's both ways (temporary files of interrupted writes are new
+    files, and files a recovery writes again are not), so a count of its files could stop short
+    of the plan's last moments and end with fewer kills. Each of KILL_PHASES that no kill has
+    reached yet is killed at its first event instead, in place of the plan's last moment, so a
+    short phase is not stepped over. len(plan) kills, more only where phases outlast the plan;
+    returns them; the run is complete at the end."""
     rng = random.Random(seed)
     counts = sorted(moment for moment, _ in plan)
+    position_in_reference = {event: index for index, event in enumerate(events, start=1)}
     phases = set(KILL_PHASES)
     kills: list[Kill] = []
     seen: set[str] = set()
-    count, started = 0, time.monotonic()
+    position, started = 0, time.monotonic()
     proc = start(workdir, *args)
     while True:
         killed = False
         for path in watch_new_files(workdir, proc, seen):
-            count += 1
+            position = max(position, position_in_reference.get(path, position))
             aimed = next((phase for phase in phases if phase_of(path).startswith(phase)), None)
-            if aimed or (counts and count >= counts[0]):
+            if aimed or (counts and position >= counts[0]):
                 phases = {phase for phase in phases if not phase_of(path).startswith(phase)}
                 if counts:  # a planned moment, or an aimed kill that takes the last one's place
-                    counts.pop(0 if count >= counts[0] else -1)
+                    counts.pop(0 if position >= counts[0] else -1)
                 time.sleep(rng.uniform(0, 0.3))
                 if proc.poll() is not None:
                     break
@@ -416,7 +422,7 @@ def kill_suite(root: Path, kills: int, seed: int, reference: Reference) -> dict:
     plan = kill_plan(reference.events, kills)
     interrupted = make_workdir(root, "interrupted")
     started = time.monotonic()
-    chain = kill_chain(interrupted, reference.args, plan, seed)
+    chain = kill_chain(interrupted, reference.args, plan, seed, reference.events)
     chain_seconds = time.monotonic() - started
     comparison = compare_outputs(reference.workdir, interrupted)
     phases: dict[str, int] = {}
