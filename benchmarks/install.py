@@ -35,13 +35,19 @@ def readme_install() -> str:
     return readme_test_command().split(" && .venv/bin/python -m pytest")[0]
 
 
-def install(scratch: Path, name: str, command: str) -> tuple[float, float, list[str]]:
+def install(
+    scratch: Path, name: str, command: str, replaced: dict[str, str] | None = None
+) -> tuple[float, float, list[str]]:
     """(wall seconds, size in GB, ``pip freeze`` without uv) of a fresh ``.venv`` that ``command``
-    sets up in a folder of its own holding the requirements files."""
+    sets up in a folder of its own holding the requirements files (``replaced``: file name -> the
+    text that file has there instead)."""
     folder = scratch / name
     folder.mkdir()
     for requirements in ROOT.glob("requirements*.txt"):
-        (folder / requirements.name).symlink_to(requirements)
+        if requirements.name in (replaced or {}):
+            (folder / requirements.name).write_text(replaced[requirements.name])
+        else:
+            (folder / requirements.name).symlink_to(requirements)
     env = dict(os.environ, PIP_NO_CACHE_DIR="1", UV_CACHE_DIR=str(scratch / f"{name}-cache"))
     start = time.perf_counter()
     proc = subprocess.run(["bash", "-c", command], cwd=folder, env=env, capture_output=True, text=True)

@@ -1030,7 +1030,12 @@ def disk_full_suite(root: Path, reference: Reference) -> list[dict]:
             proc = run(workdir, *outputs, *args)  # as targets: an intermediate file is not redone otherwise
             filler.unlink()
             output = proc.stdout + proc.stderr
-            lines = [line.split(" ERROR ", 1)[-1] for line in output.splitlines() if DISK_FULL_LINE in line]
+            # the job's line on the terminal ("error: <message>"; in its log "... ERROR <message>")
+            lines = [
+                line.split(" ERROR ", 1)[-1].removeprefix("error: ")
+                for line in output.splitlines()
+                if DISK_FULL_LINE in line
+            ]
             left = [o for o in outputs if (workdir / o).exists()]
             cases.append(
                 {

@@ -8,7 +8,7 @@ import os
 
 import keras
 import pytest
-from conftest import ROOT
+from test_envs import REQUIREMENTS
 
 from convnet.learn.backend import HardwareError, check_gpu, gpus_handed_over
 
@@ -39,10 +39,9 @@ def test_a_job_handed_a_gpu_it_cannot_see_stops_naming_cause_and_fix():
     message = str(info.value)
     backend = keras.backend.backend()
     assert f"the job was handed SLURM_JOB_GPUS=0, but Keras's {backend} backend sees no GPU" in message
-    pins = dict(
-        line.split("==") for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line
+    fix = (
+        f"tensorflow[and-cuda]=={REQUIREMENTS['tensorflow']}" if backend == "tensorflow" else "jax[cuda12]=="
     )
-    fix = f"tensorflow[and-cuda]=={pins['tensorflow']}" if backend == "tensorflow" else "jax[cuda12]=="
     assert fix in message and "compute.cpu_fallback: true" in message
     assert "\n" not in message
 

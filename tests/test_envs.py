@@ -12,22 +12,59 @@ ENV_FILES = sorted((ROOT / "envs").glob("*.yaml"))
 
 
 def pins(lines) -> dict[str, str]:
+    """name -> version of each ``name==version`` line (an environment marker after ``;`` aside)."""
     found = {}
     for line in lines:
-        line = line.split("#", 1)[0].strip()
+        line = line.split("#", 1)[0].split(";", 1)[0].strip()
         match = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)\s*==\s*([^\s;]+)", line)
         if match:
             found[re.sub(r"\[.*\]", "", match.group(1)).lower().replace("_", "-")] = match.group(2)
     return found
 
 
-REQUIREMENTS = pins((ROOT / "requirements.txt").read_text().splitlines())
+# requirements.txt: the pins of requirements-base.txt and TensorFlow's CPU build
+RUNTIME = ("requirements-base.txt", "requirements.txt")
+REQUIREMENTS = {
+    name: version
+    for file in RUNTIME
+    for name, version in pins((ROOT / file).read_text().splitlines()).items()
+}
 
 
-def test_requirements_pin_every_package_exactly():
-    lines = [ln.split("#")[0].strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
-    lines = [ln for ln in lines if ln]
-    assert len(lines) == len(REQUIREMENTS), "every requirement needs an exact == pin"
+def requirement_lines(file: str) -> list[str]:
+    lines = [ln.split("#")[0].strip() for ln in (ROOT / file).read_text().splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith("-r ")]
+
+
+@pytest.mark.parametrize("file", [*RUNTIME, "requirements-cuda.txt"])
+def test_requirements_pin_every_package_exactly(file):
+    lines = requirement_lines(file)
+    assert len(lines) == len({ln.split(";")[0] for ln in lines}) and all("==" in ln for ln in lines), (
+        f"{file}: every requirement needs an exact == pin"
+    )
+
+
+def test_cpu_installs_get_tensorflows_cpu_build_where_pypi_has_one():
+    """requirements.txt and envs/train.yaml name tensorflow-cpu on Linux and Windows x86_64, the
+    tensorflow package (the CPU build there) elsewhere, with the same markers."""
+    tensorflow = [ln for ln in requirement_lines("requirements.txt") if ln.startswith("tensorflow")]
+    assert [ln.split("==")[0] for ln in tensorflow] == ["tensorflow-cpu", "tensorflow"]
+    assert REQUIREMENTS["tensorflow-cpu"] == REQUIREMENTS["tensorflow"]
+    env = yaml.safe_load((ROOT / "envs" / "train.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert [ln for ln in pip if ln.startswith("tensorflow")] == tensorflow
+    from packaging.markers import Marker
+
+    markers = [Marker(ln.split(";", 1)[1]) for ln in tensorflow]
+    for platform, machine, cpu_build in [
+        ("linux", "x86_64", True),
+        ("win32", "AMD64", True),
+        ("darwin", "arm64", False),
+        ("darwin", "x86_64", False),
+        ("linux", "aarch64", False),
+    ]:
+        chosen = [m.evaluate({"sys_platform": platform, "platform_machine": machine}) for m in markers]
+        assert chosen == [cpu_build, not cpu_build], (platform, machine)
 
 
 def test_there_are_env_files():
@@ -99,7 +136,7 @@ def test_the_cuda_variants_pin_the_same_versions():
     cpu = yaml.safe_load((ROOT / "envs" / "train.yaml").read_text())
     cpu_pip = next(d["pip"] for d in cpu["dependencies"] if isinstance(d, dict))
     assert sorted(p for p in pip if not p.startswith("tensorflow[")) == sorted(
-        p for p in cpu_pip if not p.startswith("tensorflow==")
+        p for p in cpu_pip if not p.startswith(("tensorflow==", "tensorflow-cpu=="))
     )
 
 

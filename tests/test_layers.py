@@ -100,7 +100,7 @@ def snakemake_only(tmp_path_factory) -> Path:
     a --use-conda user."""
     pin = next(
         line.strip()
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        for line in (ROOT / "requirements-base.txt").read_text().splitlines()
         if line.startswith("snakemake==")
     )
     env = tmp_path_factory.mktemp("snakemake-only") / "venv"

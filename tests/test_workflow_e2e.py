@@ -82,6 +82,13 @@ def test_the_books_model_check_stops_a_changed_architecture_before_training(tiny
         in proc.stderr + proc.stdout
     )
     assert not (tiny_workdir / "results" / "logs" / "train").exists()  # nothing reached training
+    # at the end, the failing job's one line and its log (onerror)
+    assert (
+        "model_summary failed: experiment 'baseline': layer dense (Dense) outputs 256 but "
+        "experiments.baseline.expect.shapes "
+        "expects 512" in proc.stderr
+    )
+    assert "(log: results/logs/model_summary/baseline.log)" in proc.stderr
 
 
 @pytest.fixture(scope="session")  # two tests of one xdist group; a worker may run others between
@@ -148,6 +155,43 @@ def test_rule_all_and_the_report_on_tiny_synthetic_data(two_seeds_added_later):
         assert needle in html, needle
 
 
+# TensorFlow's and XLA's start-up lines (written from C++ as TensorFlow loads) and their prefixes
+TENSORFLOW_START_UP = (
+    "absl::InitializeLog",
+    "oneDNN custom operations",
+    "cuInit",
+    "cuda drivers",
+    "I0000",
+    "E0000",
+)
+
+
+@pytest.mark.slow
+@SHARES_THE_REFERENCE
+def test_the_terminal_shows_progress_and_results_not_tensorflows_start_up(two_seeds_added_later):
+    workdir, _, _, terminal = two_seeds_added_later
+    assert not [line for line in terminal.splitlines() if any(s in line for s in TENSORFLOW_START_UP)]
+    # each training: a first line with what it trains, then its epochs with the time left
+    assert "augmented seed 2: 3 epochs of 96 training images, 12 for validation" in terminal, terminal[-4000:]
+    for seed in (2, 3):
+        for epoch in (1, 2, 3):
+            assert re.search(
+                rf"^augmented seed {seed}: epoch {epoch}/3 - [\d.]+ s - accuracy: [\d.]+ - loss: [\d.]+ - .*"
+                rf"val_accuracy: [\d.]+ - val_loss: [\d.]+ - \d+ s left$",
+                terminal,
+                re.M,
+            ), (seed, epoch, terminal[-3000:])
+    # the results at the end: one row per experiment, its seeds, means over them
+    assert re.search(
+        r"^experiment +seeds +val acc, last epoch +test acc, last / best model +min per run$", terminal, re.M
+    )
+    assert re.search(r"^augmented +1, 2, 3 +0\.\d{3} +0\.\d{3} / 0\.\d{3} +\d+\.\d$", terminal, re.M)
+    assert re.search(r"^baseline +1 +0\.\d{3} +0\.\d{3} / 0\.\d{3}", terminal, re.M)
+    assert "report: snakemake --report report.html" in terminal
+    # TensorFlow's lines still reach the job's log
+    assert "absl::InitializeLog" in (workdir / "results/logs/train/augmented/seed2.log").read_text()
+
+
 @pytest.mark.slow
 def test_five_unequal_classes_from_a_folder_of_class_folders_end_to_end(tmp_path):
     """A user's own photos: config/own-photos.yaml, auto classes, fractions, camera photos with
@@ -190,7 +234,10 @@ def test_five_unequal_classes_from_a_folder_of_class_folders_end_to_end(tmp_path
     table = pd.read_csv(results / "metrics" / "test_metrics.csv")
     assert table["precision"].isna().all() and table["macro_f1"].notna().all()
     snakemake(tmp_path, "--report", "report.html", *config)
-    assert "seed1_per_class.png" in (tmp_path / "report.html").read_text()
+    html = (tmp_path / "report.html").read_text()
+    assert "seed1_per_class.png" in html
+    # the landing page is about this run: its classes and counts, no book figures
+    assert "5 classes (apple, banana, cherry, date, elder)" in html and "The book reports" not in html
 
 
 TRASHNET = REAL_DATA.with_name("trashnet.zip")

@@ -22,11 +22,13 @@ PACKAGE_MODULES = (
     "arrays/mixing",
     "arrays/photos",
     "core/__init__",
+    "core/about",
     "core/config",
     "core/download",
     "core/errors",
     "core/experiments",
     "core/files",
+    "core/finish",
     "core/logs",
     "core/records",
     "core/runcard",
@@ -104,9 +106,12 @@ from convnet.core.config import (
     replace_user_keys,
 )
 from convnet.core.download import archive_name
+from convnet.core.about import write_landing_page
+from convnet.core.finish import failure_lines, success_lines
 from convnet.core.errors import ConvnetError
 from convnet.core.experiments import (
     experiment_names,
+    experiment_settings,
     cache_key,
     experiment_seeds,
     architecture_settings,
@@ -140,6 +145,8 @@ METRICS = f"{RESULTS}/metrics"
 PLOTS = f"{RESULTS}/plots"
 WEIGHTS = f"{RESULTS}/weights"
 PREDICTIONS = f"{RESULTS}/predictions"
+# The report's landing page about this run, written when a run succeeds (onsuccess).
+LANDING_PAGE = f"{RESULTS}/report/workflow.rst"
 
 # Through the source cache: beside this file in a clone, fetched for a git source.
 SCHEMA = Path(workflow.source_path("../../config/config.schema.yaml"))
@@ -341,3 +348,35 @@ def final_targets():
         for name in config["predict"]:
             targets += [f"{PREDICTIONS}/{run}/{name}.{kind}" for kind in ("csv", "png")]
     return targets
+
+
+def print_results():
+    """onsuccess: the experiments' results as a table on the terminal, and where to look next;
+    and the report's landing page about this run."""
+    write_landing_page(
+        config,
+        Path(host_path(f"{DATA}/provenance.json")),
+        {name: Path(host_path(f"{MODELS}/{name}_summary.tsv")) for name in EXPERIMENTS},
+        Path(host_path(LANDING_PAGE)),
+    )
+    lines = success_lines(
+        runs(config),
+        host_path(f"{HISTORY}/{RUN}.csv"),
+        host_path(f"{METRICS}/{RUN}.json"),
+        host_path(PLOTS),
+    )
+    print("\n".join(lines), file=sys.stderr)
+
+
+def print_failures(snakemake_log):
+    """onerror: each failing job's one-line error and its log, after Snakemake's own account."""
+    lines = failure_lines(snakemake_log)
+    if lines:
+        print("\n".join(["", *lines]), file=sys.stderr)
+
+
+def landing_page():
+    """The report's landing page: the one the last successful run wrote about itself, else the
+    workflow's general one (a report made before any run)."""
+    written = Path(host_path(LANDING_PAGE))
+    return str(written.resolve()) if written.is_file() else "report/workflow.rst"

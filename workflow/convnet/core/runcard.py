@@ -39,13 +39,24 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# The distributions that may provide a package: TensorFlow's CPU build (requirements.txt) installs
+# the same `tensorflow` module under another name.
+DISTRIBUTIONS = {"tensorflow": ("tensorflow", "tensorflow-cpu")}
+
+
 def package_versions() -> dict[str, str]:
+    """Python's and each package's version; ``tensorflow_distribution`` names TensorFlow's build
+    when it is not the ``tensorflow`` package itself."""
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
+        for distribution in DISTRIBUTIONS.get(name, (name,)):
+            try:
+                versions[name] = metadata.version(distribution)
+            except metadata.PackageNotFoundError:
+                continue
+            if distribution != name:
+                versions[f"{name}_distribution"] = distribution
+            break
     return versions
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 
 from ..core.errors import ConvnetError
-from ..core.runcard import cpu_model
+from ..core.runcard import cpu_model, package_versions
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,8 @@ def gpus_handed_over(environ=None) -> str | None:
 
 
 def _version(package: str) -> str:
-    from importlib import metadata
-
-    return metadata.version(package)
+    """The installed version of ``package``; for TensorFlow, of whichever build provides it."""
+    return package_versions()[package]
 
 
 def check_gpu(accelerator: str, cpu_fallback: bool, environ=None, gpus=None) -> list[str]:
@@ -134,7 +133,8 @@ def check_gpu(accelerator: str, cpu_fallback: bool, environ=None, gpus=None) -> 
     fix = (
         # the CUDA build of the TensorFlow installed (requirements.txt pins it; tests/test_envs.py
         # keeps requirements-cuda.txt and the env files in step)
-        f"pip install 'tensorflow[and-cuda]=={_version('tensorflow')}' (requirements-cuda.txt), or run with "
+        f"pip install 'tensorflow[and-cuda]=={_version('tensorflow')}' (requirements-cuda.txt) in an environment "
+        "without tensorflow-cpu, or run with "
         "--use-conda and --config 'compute={accelerator: cuda}' (envs/train-cuda.yaml)"
         if backend == "tensorflow"
         else f"pip install 'jax[cuda12]=={_version('jax')}'"

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 
 from ..core.errors import ConvnetError
+from ..core.logs import SHOW
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +41,45 @@ class StopOnNaN(keras.callbacks.Callback):
 
 
 class EpochLog(keras.callbacks.Callback):
-    """One log line per epoch, like Keras's verbose=2 but into the rule's log file."""
+    """A run's progress, in its log and on the terminal (``SHOW``): a first line with what it trains
+    (and after which epoch a resumed run goes on), then one line per epoch, like Keras's verbose=2,
+    naming the run, with the epoch's time, the metrics and the time left for the run at the mean
+    pace of this attempt's epochs."""
 
-    def __init__(self, epochs: int):
+    def __init__(self, run: str, epochs: int, images: int, validation_images: int):
         super().__init__()
-        self.epochs = epochs
+        self.run, self.epochs, self.images, self.validation_images = run, epochs, images, validation_images
+        self._seconds: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):
+        if not self._seconds:  # the attempt's first epoch: initial_epoch is the one it resumes after
+            what = f"{self.run}: {self.epochs} epochs of {self.images:,} training images, {self.validation_images:,} for validation"
+            log.info("%s", what + (f"; resuming after epoch {epoch}" if epoch else ""), extra={SHOW: True})
         self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        self._seconds.append(time.perf_counter() - self._started)
         metrics = " - ".join(f"{k}: {_number(v):.4f}" for k, v in logs.items() if k != "learning_rate")
+        left = (self.epochs - epoch - 1) * sum(self._seconds) / len(self._seconds)
         log.info(
-            "epoch %d/%d - %.1f s - %s", epoch + 1, self.epochs, time.perf_counter() - self._started, metrics
+            "%s: epoch %d/%d - %.1f s - %s - %s left",
+            self.run,
+            epoch + 1,
+            self.epochs,
+            self._seconds[-1],
+            metrics,
+            duration(left),
+            extra={SHOW: True},
         )
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``2 h 05 min``: a time left, as precise as it needs to be."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 def averaged_weights(model: keras.Model) -> list[np.ndarray]:

@@ -122,7 +122,8 @@ def train_experiment(
     if initial_epoch == 0 and paths.init_model is not None:
         start_from(model, paths.init_model, name, settings.init_from)
     if initial_epoch < settings.epochs:
-        callbacks = training_callbacks(name, settings, checkpoint, paths, extra_callbacks)
+        images = (len(train), len(validation))
+        callbacks = training_callbacks(name, settings, checkpoint, paths, extra_callbacks, images)
         fit(model, settings, train, validation, weights, initial_epoch, callbacks)
     card = run_card_of(name, settings, precision, threads, train, validation, weights, checkpoint, paths)
     save_run(model, settings, checkpoint, card, paths)
@@ -198,9 +199,18 @@ def run_fingerprint(
 
 
 def training_callbacks(
-    name: str, settings: RunSettings, checkpoint: ResumableCheckpoint, paths: RunPaths, extra: list | None
+    name: str,
+    settings: RunSettings,
+    checkpoint: ResumableCheckpoint,
+    paths: RunPaths,
+    extra: list | None,
+    images: tuple[int, int],
 ) -> list:
-    callbacks = [StopOnNaN(name), checkpoint, EpochLog(settings.epochs), *(extra or [])]
+    """``images``: how many training and validation images the run has."""
+    train_images, validation_images = images
+    per_epoch = settings.steps_per_epoch * settings.batch_size if settings.steps_per_epoch else train_images
+    progress = EpochLog(f"{name} seed {settings.seed}", settings.epochs, per_epoch, validation_images)
+    callbacks = [StopOnNaN(name), checkpoint, progress, *(extra or [])]
     if settings.ema:
         callbacks.insert(0, ValidateAveragedWeights())
     if paths.tensorboard is not None and keras.backend.backend() == "tensorflow":
