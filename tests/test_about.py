@@ -47,7 +47,7 @@ def test_the_books_run_names_the_books_figures(tmp_path):
         "Convnets trained on ``photos.zip``: 2 classes (cats, dogs), 2,000 training, 1,000 validation" in text
     )
     assert (
-        "- **baseline**: 3,453,121 parameters, 150x150 images, 30 epochs of 2,000 images (batch 20), seeds 1."
+        "- **baseline**: 3,453,121 parameters, 150x150 images, 30 epochs of 2,000 images (batch 20), seed 1."
         in text
     )
     assert (

@@ -66,10 +66,11 @@ def landing_page(
     ]
     for name, settings in experiments.items():
         height, width = settings["image_size"]
-        seeds = ", ".join(str(seed) for seed in settings["seeds"])
+        seeds = settings["seeds"]
         lines.append(
             f"- **{name}**: {parameters(summaries[name]):,} parameters, {height}x{width} images, "
-            f"{training(settings, counts['train'])}, seeds {seeds}."
+            f"{training(settings, counts['train'])}, seed{'s' if len(seeds) > 1 else ''} "
+            f"{', '.join(str(seed) for seed in seeds)}."
         )
     lines.append("")
     if is_books_data(data):
