@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
 import forked_snakemake
 import numpy as np
@@ -13,28 +12,11 @@ import pytest
 from PIL import Image
 from synthetic import camera_jpeg, class_folders, class_image, encode, write_zip
 
-from convnet.arrays.cache import ImageSet, decode, decoded_chunks, split_classes, split_listing
+from convnet.arrays.cache import decode, load_image_set, split_classes, write_image_cache
 from convnet.core.config import check_split, replace_user_keys
 from convnet.core.errors import ConfigError, DataError
 from convnet.data.prepare import prepare_dataset
 from convnet.data.split import split_sizes
-
-
-# tests only: the workflow writes the cache a chunk at a time and never holds a split in memory
-def build_image_set(
-    data_dir: Path,
-    manifest: Path,
-    split: str,
-    size: tuple[int, int],
-    classes: list[str],
-    threads: int = 1,
-    interpolation: str = "bilinear",
-    exif_orientation: bool = True,
-) -> ImageSet:
-    """The images of one split decoded into memory, as ``cache.write_image_cache`` writes them."""
-    paths, labels, files = split_listing(data_dir, manifest, split, classes)
-    images = np.concatenate(list(decoded_chunks(paths, size, threads, interpolation, exif_orientation)))
-    return ImageSet(images, labels, files, tuple(classes))
 
 
 PHOTOS = {
@@ -196,10 +178,14 @@ def test_formats_modes_and_file_names_as_people_have_them(tmp_path):
     dropped = {r["file"]: r["reason"] for r in rows_of(out / "dropped.tsv", "\t")}
     assert dropped["p/b/notes.txt"] == "not an image file name"
     assert set(dropped) == {"p/b/notes.txt", "__MACOSX/p/b/._bitmap.bmp", "p/.DS_Store"}
+    for split in ("train", "validation", "test"):  # as the cache step decodes them
+        write_image_cache(
+            tmp_path / f"{split}.npz", out, out / "manifest.csv", split, (24, 24), info["classes"]
+        )
     images = np.concatenate(
         [
-            build_image_set(out, out / "manifest.csv", s, (24, 24), info["classes"]).images
-            for s in ("train", "validation", "test")
+            np.asarray(load_image_set(tmp_path / f"{split}.npz").images)
+            for split in ("train", "validation", "test")
         ]
     )
     assert images.shape == (8, 24, 24, 3) and images.dtype == np.uint8
