@@ -58,9 +58,10 @@ def results_table(runs: list[tuple[str, int]], history: str, metrics: str) -> li
 
 
 def format_table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(str(row[i])) for row in [HEADER, *rows]) for i in range(len(HEADER))]
-    line = lambda row: "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()  # noqa: E731
-    return [line(HEADER), *(line(row) for row in rows)]
+    """The header and the rows in columns padded to their widest cell."""
+    table = [list(HEADER), *rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(HEADER))]
+    return ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table]
 
 
 def success_lines(runs: list[tuple[str, int]], history: str, metrics: str, plots: str) -> list[str]:
