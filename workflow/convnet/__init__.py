@@ -27,6 +27,9 @@ def _job_log() -> str | None:
 if _job_log() is not None:
     from .core.logs import capture_stderr
 
-    capture_stderr(_job_log())
+    try:
+        capture_stderr(_job_log())
+    except OSError:  # a log that cannot be opened (a full disk): the job's own error says why
+        pass
 
 __version__ = "0.1.0"
