@@ -35,11 +35,12 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measured(code: str, env: dict[str, str]) -> tuple[float, float]:
-    """(wall, CPU) seconds of a new interpreter that runs ``code``."""
+def measured(code: str, env: dict[str, str], python: str = sys.executable) -> tuple[float, float, str]:
+    """(wall, CPU) seconds of a new interpreter (``python``) that runs ``code``, and what it wrote to
+    standard error."""
     cpu, wall = children_cpu(), time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
-    return time.perf_counter() - wall, children_cpu() - cpu
+    proc = subprocess.run([python, "-c", code], env=env, check=True, capture_output=True, text=True)
+    return time.perf_counter() - wall, children_cpu() - cpu, proc.stderr
 
 
 def environments(versions: list[str], folder: Path) -> dict[str, dict[str, str]]:
@@ -76,7 +77,7 @@ def main() -> None:
         for _ in range(options.runs):
             for version, env in envs.items():
                 for name, code in IMPORTS.items():
-                    times[version, name].append(measured(code, env))
+                    times[version, name].append(measured(code, env)[:2])
     from convnet.core.runcard import cpu_model  # after measuring: it imports Keras
 
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores; {options.runs} starts each, alternating")

@@ -17,34 +17,18 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from install import ROOT, install
+from job_start import measured
 
 START = "import keras; keras.ops.convert_to_numpy(keras.ops.ones(1))"
-# what requirements.txt asks for on Linux x86_64, and the other build in its place
-CPU_LINE = re.compile(r"^tensorflow-cpu==.*$", re.M)
 
 
 def requirements_for(build: str) -> str:
-    text = (ROOT / "requirements.txt").read_text()
-    version = re.search(r"^tensorflow-cpu==([^;\s]+)", text, re.M).group(1)
-    return CPU_LINE.sub(f"{build}=={version}", text)
-
-
-def job_start(python: Path) -> tuple[float, float, list[str]]:
-    """(wall, CPU) seconds of a new interpreter that starts Keras on TensorFlow, and its stderr."""
-    env = dict(os.environ, KERAS_BACKEND="tensorflow")
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
-    before = os.times()
-    wall = time.perf_counter()
-    proc = subprocess.run([str(python), "-c", START], env=env, capture_output=True, text=True, check=True)
-    after = os.times()
-    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return time.perf_counter() - wall, cpu, proc.stderr.splitlines()
+    """requirements.txt with ``build`` in the place of tensorflow-cpu (same version and marker)."""
+    return re.sub(r"^tensorflow-cpu==", f"{build}==", (ROOT / "requirements.txt").read_text(), flags=re.M)
 
 
 def main() -> None:
@@ -58,14 +42,17 @@ def main() -> None:
             build: install(Path(scratch), build, command, {"requirements.txt": requirements_for(build)})
             for build in builds
         }
-        starts: dict[str, list[tuple[float, float, list[str]]]] = {build: [] for build in builds}
+        env = dict(os.environ, KERAS_BACKEND="tensorflow")
+        env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # what a start prints when nothing silences it
+        starts: dict[str, list[tuple[float, float, str]]] = {build: [] for build in builds}
         for _ in range(args.runs):
             for build in builds:
-                starts[build].append(job_start(Path(scratch) / build / ".venv" / "bin" / "python"))
+                python = str(Path(scratch) / build / ".venv" / "bin" / "python")
+                starts[build].append(measured(START, env, python))
     for build in builds:
         wall, size, _ = installed[build]
         runs = starts[build]
-        lines = runs[-1][2]
+        lines = runs[-1][2].splitlines()
         print(
             f"{build:>14}: install {wall:6.1f} s, venv {size:.2f} GB; job start "
             f"{statistics.median(r[0] for r in runs):.2f} s wall, {statistics.median(r[1] for r in runs):.2f} s CPU "

@@ -9,6 +9,7 @@ from conftest import load_config
 from convnet.core.about import write_landing_page
 from convnet.core.files import atomic_write_table
 
+BOOK = load_config()["data"]  # the workflow's defaults are the book's data
 SUMMARY = ["layer", "type", "output_shape", "params", "trainable_params"]
 
 
@@ -38,6 +39,7 @@ def test_the_books_run_names_the_books_figures(tmp_path):
     page = tmp_path / "workflow.rst"
     assert write_landing_page(
         config,
+        BOOK,
         provenance(tmp_path, images),
         summaries(tmp_path, {"baseline": 3453121, "augmented": 3453121}),
         page,
@@ -65,7 +67,7 @@ def test_own_photos_get_their_own_classes_and_counts_and_no_book_figures(tmp_pat
     }
     page = tmp_path / "workflow.rst"
     write_landing_page(
-        config, provenance(tmp_path, images), summaries(tmp_path, {"baseline": 9, "augmented": 9}), page
+        config, BOOK, provenance(tmp_path, images), summaries(tmp_path, {"baseline": 9, "augmented": 9}), page
     )
     text = page.read_text()
     assert "3 classes (glass, paper, trash), 224 training, 48 validation and 48 test images" in text
@@ -78,5 +80,5 @@ def test_own_photos_get_their_own_classes_and_counts_and_no_book_figures(tmp_pat
 
 def test_no_page_before_the_data_are_split_and_the_models_checked(tmp_path):
     page = tmp_path / "workflow.rst"
-    assert not write_landing_page(load_config(), tmp_path / "provenance.json", {}, page)
+    assert not write_landing_page(load_config(), BOOK, tmp_path / "provenance.json", {}, page)
     assert not page.exists()

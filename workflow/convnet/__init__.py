@@ -24,11 +24,12 @@ def _job_log() -> str | None:
 # A job's standard error goes to its log before anything loads TensorFlow: its start-up lines (which
 # TF_CPP_MIN_LOG_LEVEL does not silence: they come before absl's logging is set up) stay out of the
 # terminal, which shows the workflow's own progress (convnet.core.logs).
-if _job_log() is not None:
+_JOB_LOG = _job_log()
+if _JOB_LOG is not None:
     from .core.logs import capture_stderr
 
     try:
-        capture_stderr(_job_log())
+        capture_stderr(_JOB_LOG)
     except OSError:  # a log that cannot be opened (a full disk): the job's own error says why
         pass
 

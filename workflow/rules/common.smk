@@ -353,8 +353,12 @@ def final_targets():
 def print_results():
     """onsuccess: the experiments' results as a table on the terminal, and where to look next;
     and the report's landing page about this run."""
+    defaults = yaml.safe_load(
+        Path(workflow.source_path("../../config/config.yaml")).read_text()
+    )  # the book's data settings: the workflow's own defaults
     write_landing_page(
         config,
+        defaults["data"],
         Path(host_path(f"{DATA}/provenance.json")),
         {name: Path(host_path(f"{MODELS}/{name}_summary.tsv")) for name in EXPERIMENTS},
         Path(host_path(LANDING_PAGE)),

@@ -14,13 +14,11 @@ from .config import SPLITS
 from .experiments import experiment_settings
 from .files import atomic_write_text
 
-# The book's data: Dogs vs. Cats, 1,000 / 500 / 500 photos per class (Deep Learning with Python, 5.2).
-BOOK_CLASSES = {"cats": "cat", "dogs": "dog"}
-BOOK_SPLIT = {"train": 1000, "validation": 500, "test": 500}
 
-
-def is_books_data(data: dict) -> bool:
-    return data.get("classes") == BOOK_CLASSES and {k: data["split"][k] for k in SPLITS} == BOOK_SPLIT
+def is_books_data(data: dict, book: dict) -> bool:
+    """Whether ``data`` (a run's data settings) names the book's classes and split sizes, as
+    ``book`` (the workflow's own config/config.yaml's data settings) does."""
+    return all(data.get(key) == book[key] for key in ("classes", "split"))
 
 
 def source_of(provenance: dict) -> str:
@@ -44,10 +42,11 @@ def training(settings: dict, train_images: int) -> str:
 
 
 def landing_page(
-    data: dict, provenance: dict, experiments: dict[str, dict], summaries: dict[str, Path]
+    data: dict, book: dict, provenance: dict, experiments: dict[str, dict], summaries: dict[str, Path]
 ) -> str:
-    """The page's reStructuredText. ``data``: the config's data settings; ``experiments``: each
-    experiment's settings (with its seeds); ``summaries``: each experiment's model summary table."""
+    """The page's reStructuredText. ``data``: the config's data settings, ``book``: the book's (the
+    workflow's own defaults); ``experiments``: each experiment's settings (with its seeds);
+    ``summaries``: each experiment's model summary table."""
     images = provenance["images"]
     counts = {split: sum(images[split].values()) for split in SPLITS}
     classes = provenance["classes"]
@@ -73,7 +72,7 @@ def landing_page(
             f"{', '.join(str(seed) for seed in seeds)}."
         )
     lines.append("")
-    if is_books_data(data):
+    if is_books_data(data, book):
         lines += [
             "These are the book's sizes (*Deep Learning with Python*, 5.2: Dogs vs. Cats, 1,000 / 500 / "
             "500 photos per class). The book reports a last-epoch validation accuracy of about 0.72 "
@@ -89,12 +88,15 @@ def landing_page(
     return "\n".join(lines) + "\n"
 
 
-def write_landing_page(config: dict, provenance: Path, summaries: dict[str, Path], page: Path) -> bool:
+def write_landing_page(
+    config: dict, book: dict, provenance: Path, summaries: dict[str, Path], page: Path
+) -> bool:
     """Write the page once the data are split and every experiment's model is checked (a run that
-    built only some targets may not have them yet); whether it was written."""
+    built only some targets may not have them yet); whether it was written. ``book``: the data
+    settings of the workflow's own config/config.yaml, the book's."""
     if not provenance.is_file() or not all(path.is_file() for path in summaries.values()):
         return False
     experiments = {name: experiment_settings(config, name) for name in summaries}
-    text = landing_page(config["data"], json.loads(provenance.read_text()), experiments, summaries)
+    text = landing_page(config["data"], book, json.loads(provenance.read_text()), experiments, summaries)
     atomic_write_text(page, text)
     return True

@@ -8,6 +8,7 @@ import json
 
 from dataclasses import fields
 
+from .config import FAMILY_OVERLAYS
 from .errors import ConfigError
 from .settings import AUGMENTATION_DEFAULTS, NOT_FROM_CONFIG, ModelSettings, check_shear
 
@@ -31,8 +32,9 @@ def with_augmentation_defaults(spec: dict | None) -> dict | None:
 
 
 # Where the optional families' experiments are defined, for a hint when one is named but not given.
+_OVERLAYS = [f"{family}.yaml" for family in FAMILY_OVERLAYS]
 OVERLAY_HINT = (
-    "(config/pretrained.yaml, course.yaml and beyond.yaml add the optional families' experiments "
+    f"(config/{', '.join(_OVERLAYS[:-1])} and {_OVERLAYS[-1]} add the optional families' experiments "
     "with --configfile)"
 )
 

@@ -5,11 +5,12 @@ Snakemake's own process (the Snakefile's ``onsuccess:`` and ``onerror:``)."""
 
 from __future__ import annotations
 
-import csv
-import json
 import re
 from pathlib import Path
 from statistics import mean
+
+from .errors import DataError
+from .records import read_history, read_metrics
 
 HEADER = ("experiment", "seeds", "val acc, last epoch", "test acc, last / best model", "min per run")
 
@@ -17,19 +18,20 @@ HEADER = ("experiment", "seeds", "val acc, last epoch", "test acc, last / best m
 def _history(path: Path) -> tuple[float, float] | None:
     """(validation accuracy at the last epoch, training seconds) of a run's history, if any."""
     try:
-        with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        return float(rows[-1]["val_accuracy"]), sum(float(row["seconds"]) for row in rows)
-    except (OSError, KeyError, IndexError, ValueError):
+        rows = read_history(path)
+        return rows[-1]["val_accuracy"], sum(row["seconds"] for row in rows)
+    except (DataError, KeyError):
         return None
 
 
 def _test_accuracy(path: Path) -> tuple[float, float] | None:
     """(last-epoch model, lowest-validation-loss model) test accuracy of a run, if evaluated."""
+    if not path.is_file():
+        return None
     try:
-        metrics = json.loads(path.read_text())
+        metrics = read_metrics(path)
         return float(metrics["last"]["accuracy"]), float(metrics["best"]["accuracy"])
-    except (OSError, KeyError, TypeError, ValueError):
+    except (DataError, KeyError, TypeError, ValueError):
         return None
 
 

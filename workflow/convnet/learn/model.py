@@ -195,6 +195,14 @@ def model_from_settings(
     weights file, ``base_weights``, is loaded when given)."""
     settings = settings if isinstance(settings, ModelSettings) else ModelSettings.of(settings)
     height, width = settings.image_size
+    # what every family takes: the augmentation in front, the classifier at the end, the run's seed
+    # (None for the model check, built before any run has its seed)
+    shared = dict(
+        dense_units=settings.dense_units,
+        dropout=settings.dropout,
+        augmentation=settings.augmentation,
+        seed=settings.seed,
+    )
     if settings.base is not None:
         smallest = PRETRAINED_BASES[settings.base.name][1]
         if min(height, width) < smallest:
@@ -207,10 +215,7 @@ def model_from_settings(
             settings.base.name,
             settings.num_classes,
             settings.base.trainable_from,
-            dense_units=settings.dense_units,
-            dropout=settings.dropout,
-            augmentation=settings.augmentation,
-            seed=settings.seed,
+            **shared,
             weights=str(base_weights) if base_weights else None,
             experiment=experiment,
         )
@@ -224,10 +229,7 @@ def model_from_settings(
             stem_stride=settings.stem_stride,
             separable=settings.separable,
             convs_per_block=settings.convs_per_block,
-            dense_units=settings.dense_units,
-            dropout=settings.dropout,
-            augmentation=settings.augmentation,
-            seed=settings.seed,
+            **shared,
         )
     blocks = len(settings.conv_filters)
     if min(height, width) < smallest_image_size(blocks):
@@ -236,15 +238,7 @@ def model_from_settings(
             f"{blocks} convolution blocks: use at least {smallest_image_size(blocks)} per side, or fewer "
             "conv_filters"
         )
-    return make_model(
-        (height, width, 3),
-        settings.num_classes,
-        conv_filters=settings.conv_filters,
-        dense_units=settings.dense_units,
-        dropout=settings.dropout,
-        augmentation=settings.augmentation,
-        seed=settings.seed,  # None for the model check, built before any run has its seed
-    )
+    return make_model((height, width, 3), settings.num_classes, conv_filters=settings.conv_filters, **shared)
 
 
 def summary_rows(model: keras.Model) -> list[dict]:
