@@ -349,6 +349,15 @@ def _h5_arrays(path: Path) -> dict[str, bytes]:
     return arrays
 
 
+def _keras_weights(path: Path) -> dict[str, bytes]:
+    """The weights of a native .keras model (a zip archive with model.weights.h5 inside)."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return _h5_arrays(io.BytesIO(archive.read("model.weights.h5")))
+
+
 # Outputs that legitimately differ between two runs: wall times, and logs.
 VOLATILE = ("results/logs/", "results/benchmarks/", "results/tensorboard/", "results/report/")
 
@@ -371,6 +380,8 @@ def compare_outputs(reference: Path, other: Path) -> dict:
             same = _run_card_without_times(a) == _run_card_without_times(b)
         elif path.endswith(".h5"):
             same = _h5_arrays(a) == _h5_arrays(b)
+        elif path.endswith(".keras"):  # its metadata.json holds the time it was saved
+            same = _keras_weights(a) == _keras_weights(b)
         else:
             same = a.read_bytes() == b.read_bytes()
         if not same:
@@ -675,6 +686,7 @@ RUNS = {
     "plot_comparison",
     "plot_confusion",
     "plot_per_class",
+    "explain_errors",
     "plot_errors",
 }
 DATA = {"split_data", "cache_images", *RUNS}
@@ -690,6 +702,8 @@ EXPECTED_RERUNS: dict[str, tuple[set[str], str]] = {
     "data.kaggle_competition (source: url)": (NOTHING, "none"),
     "compute.cpu_fallback": (NOTHING, "none"),
     "compute.accelerator": (NOTHING, "none"),
+    # the errors sheets without their heatmaps: drawn again, nothing else
+    "heatmaps": ({"plot_errors"}, "none"),
     "data.layout": (DATA, "both"),
     "data.classes": (DATA, "both"),
     "data.split": (DATA, "both"),
@@ -788,6 +802,7 @@ def _changes(url: str, digest: str) -> dict[str, list[str]]:
         "data.kaggle_competition (source: url)": data_change("kaggle_competition: other"),
         "compute.cpu_fallback": [f"data={{{data}}}", "compute={cpu_fallback: true}", EPOCHS],
         "compute.accelerator": [f"data={{{data}}}", "compute={accelerator: cuda}", EPOCHS],
+        "heatmaps": [f"data={{{data}}}", "heatmaps=false", EPOCHS],
         "data.layout": data_change("layout: kaggle"),
         "data.classes": data_change("classes: {cats: CAT, dogs: dog}"),
         "data.split": data_change("split: {train: 10, validation: 6, test: 6}"),

@@ -22,8 +22,8 @@ def pins(lines) -> dict[str, str]:
     return found
 
 
-# requirements.txt: the pins of requirements-base.txt and TensorFlow's CPU build
-RUNTIME = ("requirements-base.txt", "requirements.txt")
+# requirements.txt: the pins of requirements-base.txt and TensorFlow's CPU build; the export's on top
+RUNTIME = ("requirements-base.txt", "requirements.txt", "requirements-export.txt")
 REQUIREMENTS = {
     name: version
     for file in RUNTIME

@@ -30,7 +30,11 @@ LAYERS = {
     "core": (set(), set()),  # parse time (PyYAML, jsonschema) and every job: the standard library
     "data": ({"PIL"}, {"core"}),
     "arrays": ({"numpy", "PIL"}, {"core", "data"}),
-    "learn": ({"keras", "tensorflow", "jax", "numpy", "h5py", "PIL"}, {"core", "data", "arrays"}),
+    # the Keras backends; and the export rule's own packages (envs/export.yaml), imported where used
+    "learn": (
+        {"keras", "tensorflow", "jax", "torch", "numpy", "h5py", "PIL", "onnx", "onnxruntime", "ai_edge_litert"},
+        {"core", "data", "arrays"},
+    ),
     "report": ({"matplotlib", "pandas", "numpy", "PIL"}, {"core", "data", "arrays"}),
 }
 # what core may import beyond the standard library: the config's checks at parse time, and the run

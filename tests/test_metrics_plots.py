@@ -9,6 +9,7 @@ from PIL import Image
 
 from convnet.report import plots
 from convnet.core.tables import metrics_table, summary_table
+from convnet.arrays import metrics
 from convnet.arrays.metrics import binary_cross_entropy, binary_metrics, class_probabilities, roc_auc
 
 
@@ -174,7 +175,7 @@ def test_comparison_confusion_and_errors_plots(tmp_path):
 
     labels = np.array([0, 0, 1, 1, 1])
     probs = class_probabilities(np.array([0.9, 0.2, 0.4, 0.05, 0.8]))
-    assert list(plots.most_confident_errors(labels, probs, 5)) == [3, 0, 2]
+    assert list(metrics.most_confident_errors(labels, probs, 5)) == [3, 0, 2]
     images = np.random.default_rng(0).integers(0, 255, (5, 20, 20, 3), dtype=np.uint8)
     figure = plots.errors_figure(images, labels, probs, ("cats", "dogs"), "x")
     titles = [ax.get_title() for ax in figure.axes if ax.get_title()]

@@ -40,8 +40,7 @@ def test_only_the_run_card_module_reads_or_writes_a_card():
 
 
 def test_every_consumer_of_a_card_uses_the_record():
-    consumers = {
-        "workflow/convnet/learn/predict.py",
+    consumers = {  # learn/predict reads its card through learn.export.card_of
         "benchmarks/results_tables.py",
         "workflow/scripts/plot_predictions.py",
         "workflow/convnet/learn/train.py",

@@ -46,6 +46,7 @@ PACKAGE_MODULES = (
     "learn/checkpoints",
     "learn/compiling",
     "learn/evaluate",
+    "learn/explain",
     "learn/export",
     "learn/model",
     "learn/pipeline",
@@ -145,6 +146,9 @@ METRICS = f"{RESULTS}/metrics"
 PLOTS = f"{RESULTS}/plots"
 WEIGHTS = f"{RESULTS}/weights"
 PREDICTIONS = f"{RESULTS}/predictions"
+EXPORTS = f"{RESULTS}/exports"
+# how many validation images each export is checked on against the Keras model
+EXPORT_CHECK_IMAGES = 64
 # The report's landing page about this run, written when a run succeeds (onsuccess).
 LANDING_PAGE = f"{RESULTS}/report/workflow.rst"
 
@@ -318,6 +322,11 @@ def photos_to_predict(wildcards):
     )  # a user's path: see source_archive
 
 
+def heatmaps_for(sheet):
+    """The heatmaps file a sheet draws (a path pattern), when the config's heatmaps is on."""
+    return [sheet] if config["heatmaps"] else []
+
+
 def cache_for(split):
     """Input function: the decoded-image cache of ``split`` at the experiment's image size and
     resize interpolation."""
@@ -341,7 +350,10 @@ def final_targets():
         targets += [f"{PLOTS}/{name}_{metric}.png" for metric in ("accuracy", "loss")]
     for name, seed in runs(config):
         run = RUN.format(experiment=name, seed=seed)
-        targets += [f"{MODELS}/{run}.h5", f"{MODELS}/{run}_best.h5"]
+        targets += [
+            f"{MODELS}/{run}{suffix}"
+            for suffix in (".h5", "_best.h5", ".keras", "_best.keras")
+        ]
         targets += [
             f"{PLOTS}/{run}_{kind}.png" for kind in ("confusion", "per_class", "errors")
         ]

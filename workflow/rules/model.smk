@@ -56,6 +56,9 @@ rule train:
     output:
         last=f"{MODELS}/{RUN}.h5",
         best=f"{MODELS}/{RUN}_best.h5",
+        # the same models in Keras 3's native format (convnet.learn.export.native_path)
+        last_native=f"{MODELS}/{RUN}.keras",
+        best_native=f"{MODELS}/{RUN}_best.keras",
         history=f"{HISTORY}/{RUN}.csv",
         run_card=report(
             f"{MODELS}/{RUN}.json",

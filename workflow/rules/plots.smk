@@ -1,6 +1,7 @@
 # Plots: training curves as in the book (the mean over an experiment's seeds), the experiments side
 # by side, and per run the confusion matrices, the per-class scores and the test images the model
-# got most confidently wrong. The config used goes into the report.
+# got most confidently wrong, with where it looked (Grad-CAM heatmaps, computed where Keras is).
+# The config used goes into the report.
 
 
 rule plot_history:
@@ -94,10 +95,33 @@ rule plot_per_class:
         "../scripts/plot_per_class.py"
 
 
+rule explain_errors:
+    input:
+        model=f"{MODELS}/{RUN}.h5",
+        predictions=f"{METRICS}/{RUN}_predictions.csv",
+        test=cache_for("test"),
+    output:
+        f"{METRICS}/{RUN}_errors_heatmaps.json",
+    log:
+        f"{LOGS}/explain_errors/{RUN}.log",
+    benchmark:
+        f"{BENCHMARKS}/explain_errors/{RUN}.tsv"
+    conda:
+        TRAIN_ENV
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/explain_errors.py"
+
+
 rule plot_errors:
     input:
         predictions=f"{METRICS}/{RUN}_predictions.csv",
         test=cache_for("test"),
+        heatmaps=heatmaps_for(f"{METRICS}/{RUN}_errors_heatmaps.json"),
     output:
         report(
             f"{PLOTS}/{RUN}_errors.png",

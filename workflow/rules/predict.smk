@@ -1,6 +1,7 @@
 # Predictions on new photos: every folder or archive the config's predict names, classified by a
-# run's last-epoch model, and a contact sheet of the photos with their labels. Image size, resize
-# and class names come from the model's run card, as for python -m convnet.predict.
+# run's last-epoch model, and a contact sheet of the photos with their labels and where the model
+# looked (Grad-CAM heatmaps, config heatmaps). Image size, resize and class names come from the
+# model's run card, as for python -m convnet.predict.
 
 
 rule predict:
@@ -24,10 +25,33 @@ rule predict:
         "../scripts/predict.py"
 
 
+rule explain_predictions:
+    input:
+        model=f"{MODELS}/{RUN}.h5",
+        predictions=f"{PREDICTIONS}/{RUN}/{{name}}.csv",
+        photos=photos_to_predict,
+    output:
+        f"{PREDICTIONS}/{RUN}/{{name}}_heatmaps.json",
+    log:
+        f"{LOGS}/explain_predictions/{RUN}/{{name}}.log",
+    benchmark:
+        f"{BENCHMARKS}/explain_predictions/{RUN}/{{name}}.tsv"
+    conda:
+        TRAIN_ENV
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../scripts/explain_predictions.py"
+
+
 rule plot_predictions:
     input:
         predictions=f"{PREDICTIONS}/{RUN}/{{name}}.csv",
         photos=photos_to_predict,
+        heatmaps=heatmaps_for(f"{PREDICTIONS}/{RUN}/{{name}}_heatmaps.json"),
         # image size, resize and class names: as the model was trained
         run_card=f"{MODELS}/{RUN}.json",
     output:

@@ -30,6 +30,8 @@ def main(sm) -> None:
         np.array([predictions[file][1] for file in test.files]),
         test.classes,
         sm.params.title,
+        files=test.files,
+        heatmaps=records.read_heatmaps(sm.input.heatmaps[0]) if sm.input.heatmaps else None,
     )
     plots.save_figure(figure, sm.output[0])
 

@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 from convnet.report import plots
+from convnet.core import records
 from convnet.core.logs import run_logged
 from convnet.arrays.photos import read_photos
 from convnet.core.runcard import RunCard
@@ -20,7 +21,9 @@ def main(sm) -> None:
     card = RunCard.read(Path(sm.input.run_card))  # as the model was trained
     photos = read_photos(Path(sm.input.photos), card.image_size, card.resize_interpolation)
     by_file = {row["file"]: row for row in rows}
-    figure = plots.contact_sheet(photos, [by_file[p.file] for p in photos], card.classes, sm.params.title)
+    heatmaps = records.read_heatmaps(sm.input.heatmaps[0]) if sm.input.heatmaps else None
+    rows = [by_file[p.file] for p in photos]
+    figure = plots.contact_sheet(photos, rows, card.classes, sm.params.title, heatmaps=heatmaps)
     plots.save_figure(figure, sm.output[0])
 
 

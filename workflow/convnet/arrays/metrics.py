@@ -70,6 +70,19 @@ def predicted_classes(probabilities: np.ndarray, threshold: float = 0.5) -> np.n
     return np.argmax(probabilities, axis=1)
 
 
+# how many of a run's test images the errors sheet shows (results/plots/{experiment}/seed{N}_errors.png)
+ERRORS_SHOWN = 16
+
+
+def most_confident_errors(labels: np.ndarray, probabilities: np.ndarray, count: int = ERRORS_SHOWN) -> np.ndarray:
+    """Indices of wrong predictions, most confident first; ``probabilities`` are (images, classes).
+    The errors sheet draws these, and its heatmaps are computed for the same images."""
+    predicted = predicted_classes(probabilities)
+    wrong = np.flatnonzero(predicted != labels.astype(int))
+    confidence = probabilities[wrong, predicted[wrong]]
+    return wrong[np.argsort(-confidence, kind="mergesort")][:count]
+
+
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
     """Counts, rows: true class, columns: predicted class."""
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)

@@ -15,6 +15,10 @@ from ..core.errors import DataError
 from ..data.images import reject_reason
 
 
+# how many photos a prediction contact sheet shows, in file order
+SHEET_LIMIT = 48
+
+
 @dataclass
 class Photo:
     file: str  # path inside the folder or archive
@@ -43,3 +47,8 @@ def read_photos(source: Path, size: tuple[int, int], interpolation: str) -> list
                     reason = f"not decodable: {exc}"
             photos.append(Photo(member.name, None, reason))
     return photos
+
+
+def sheet_photos(photos: list[Photo], limit: int = SHEET_LIMIT) -> list[Photo]:
+    """The photos a contact sheet shows: the first ``limit`` readable ones, in file order."""
+    return [photo for photo in photos if photo.image is not None][:limit]

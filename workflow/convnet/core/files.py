@@ -7,6 +7,7 @@ import errno
 import hashlib
 import io
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,7 +79,10 @@ def atomic_path(path: str | os.PathLike, temporary: str | os.PathLike | None = N
         raise
     finally:
         if not committed and not keep_on_error:
-            tmp.unlink(missing_ok=True)
+            if tmp.is_dir():  # a writer of folders (a SavedModel)
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from .errors import DataError
+from .files import atomic_write_text
 
 # results/history/{experiment}/seed{N}.csv, one row per epoch
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
@@ -88,3 +89,23 @@ def read_metrics(path: str | os.PathLike) -> dict:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: not a readable metrics file ({exc}); rerun its evaluation") from None
+
+
+def write_heatmaps(path: str | os.PathLike, layer: str, heatmaps: dict[str, tuple[str, list]]) -> None:
+    """A sheet's Grad-CAM heatmaps (convnet.learn.explain): ``{file: (class explained, heatmap as
+    rows of values in [0, 1] at the feature map's resolution)}``, with the layer they come from.
+    JSON, rounded to 3 decimals: small, readable, and the same bytes from the same model."""
+    photos = {
+        file: {"class": name, "heatmap": [[round(float(v), 3) for v in row] for row in grid]}
+        for file, (name, grid) in heatmaps.items()
+    }
+    atomic_write_text(path, json.dumps({"layer": layer, "photos": photos}, indent=1) + "\n")
+
+
+def read_heatmaps(path: str | os.PathLike) -> dict[str, tuple[str, list]]:
+    """``{file: (class, heatmap rows)}`` of ``write_heatmaps``' file."""
+    try:
+        photos = json.loads(Path(path).read_text())["photos"]
+        return {file: (entry["class"], entry["heatmap"]) for file, entry in photos.items()}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{path}: not a readable heatmaps file ({exc}); delete it and run again") from None

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import platform
 import subprocess
+import zipfile
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +23,10 @@ from .errors import DataError
 from .files import atomic_write_text, sha256_of_file
 
 H5_ATTRIBUTE = "convnet_run_card"
+# the card's key in an exported model's metadata (ONNX's metadata_props)
+MODEL_METADATA_KEY = H5_ATTRIBUTE
+# the card's member inside a native .keras model (a zip archive)
+KERAS_MEMBER = "run_card.json"
 PACKAGES = ("keras", "tensorflow", "jax", "jaxlib", "numpy", "h5py", "pillow")
 
 
@@ -148,27 +153,46 @@ class RunCard:
         """The card as JSON beside the models."""
         atomic_write_text(path, json.dumps(self.as_dict(), indent=2, sort_keys=True, default=str) + "\n")
 
-    def embed(self, h5_path: Path) -> None:
-        """The card in the .h5 file's attributes (``h5py.File(path).attrs["convnet_run_card"]``)."""
+    def as_json(self) -> str:
+        """The card in one line of JSON: what a model file holds (``embed``, an ONNX model's
+        metadata under MODEL_METADATA_KEY)."""
+        return json.dumps(self.as_dict(), sort_keys=True, default=str)
+
+    def embed(self, model_path: Path) -> None:
+        """The card inside a saved model: an ``.h5`` file's attributes
+        (``h5py.File(path).attrs["convnet_run_card"]``), or a ``.keras`` archive's member
+        ``run_card.json`` (Keras loads the archive's own members and leaves it alone)."""
+        text = self.as_json()
+        if Path(model_path).suffix == ".keras":
+            with zipfile.ZipFile(model_path, "a") as archive:
+                archive.writestr(KERAS_MEMBER, text)
+            return
         import h5py
 
-        with h5py.File(h5_path, "a") as handle:
-            handle.attrs[H5_ATTRIBUTE] = json.dumps(self.as_dict(), sort_keys=True, default=str)
+        with h5py.File(model_path, "a") as handle:
+            handle.attrs[H5_ATTRIBUTE] = text
 
     @classmethod
     def read(cls, path: Path) -> RunCard | None:
-        """The card of a ``.json`` file or inside an ``.h5`` model; None for a model without one
-        (not made by this workflow). A card that does not parse is a one-line error naming it."""
+        """The card of a ``.json`` file or inside an ``.h5`` or ``.keras`` model; None for a model
+        without one (not made by this workflow). A card that does not parse is a one-line error
+        naming it."""
         path = Path(path)
         if path.suffix == ".h5":
             import h5py
 
             with h5py.File(path, "r") as handle:
                 text = handle.attrs.get(H5_ATTRIBUTE)
-            if text is None:
-                return None
+        elif path.suffix == ".keras":
+            with zipfile.ZipFile(path) as archive:
+                text = archive.read(KERAS_MEMBER) if KERAS_MEMBER in archive.namelist() else None
         else:
             text = path.read_text()
+        return None if text is None else cls.parse(text, path)
+
+    @classmethod
+    def parse(cls, text: str | bytes, path: Path) -> RunCard:
+        """The card of JSON ``text`` that ``path`` holds (``read``; an exported model's metadata)."""
         try:
             return cls(**json.loads(text))
         except (ValueError, TypeError) as exc:

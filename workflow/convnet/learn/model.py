@@ -10,7 +10,9 @@ test generator.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 
 import keras
 from keras import layers
@@ -132,13 +134,38 @@ def smallest_image_size(blocks: int) -> int:
     return size
 
 
-# Pretrained bases by config name: the Keras application, and the smallest side it accepts.
-PRETRAINED_BASES = {"vgg16": (keras.applications.VGG16, 32)}
+@dataclasses.dataclass(frozen=True)
+class PretrainedBase:
+    """A convolutional base of ``keras.applications`` that an experiment can name."""
+
+    application: Callable[..., keras.Model]
+    smallest_side: int  # the smallest image side the application accepts
+    # True: the book's Rescaling(1/255) in front (its section 5.3 feeds VGG16 that way); False: the
+    # application's own preprocessing, inside it (include_preprocessing), takes the 0-255 pixels
+    book_rescaling: bool
+    # how the feature map becomes a vector: "flatten" (the book's, for VGG16) or "average"
+    # (global average pooling, as Keras's transfer-learning guide does for today's bases)
+    pooling: str
+    # Keras's table of applications (keras.io/api/applications), "Parameters": the whole ImageNet
+    # classifier (include_top=True), in millions, as Keras rounds it; the model check compares
+    documented_params_millions: float
+
+
+# Pretrained bases by config name (config/config.schema.yaml's base.name lists the same names;
+# pretrained.weights in config/config.yaml their ImageNet weights). EfficientNetV2-B0 (78.7% top-1
+# at 0.7 GFLOPs) and ConvNeXt-Tiny (81.3% at 4.5) beside the book's VGG16 (71.3% at 15.5).
+PRETRAINED_BASES = {
+    "vgg16": PretrainedBase(keras.applications.VGG16, 32, True, "flatten", 138.4),
+    "efficientnetv2b0": PretrainedBase(keras.applications.EfficientNetV2B0, 32, False, "average", 7.2),
+    "convnext_tiny": PretrainedBase(keras.applications.ConvNeXtTiny, 32, False, "average", 28.6),
+}
 
 
 def set_trainable(base: keras.Model, trainable_from: str | None, experiment: str = "") -> None:
     """Freeze the whole base (None), or train it from layer ``trainable_from`` on, as the book's
-    fine-tuning does (``block5_conv1``: the last convolution block)."""
+    fine-tuning does (``block5_conv1``: the last convolution block). Batch normalization stays
+    frozen in every case (Keras's transfer-learning guide): its statistics and scales stay
+    ImageNet's, as the base is also called in inference mode (``make_pretrained_model``)."""
     if trainable_from is None:
         base.trainable = False
         return
@@ -151,7 +178,22 @@ def set_trainable(base: keras.Model, trainable_from: str | None, experiment: str
     base.trainable = True
     start = names.index(trainable_from)
     for index, layer in enumerate(base.layers):
-        layer.trainable = index >= start
+        layer.trainable = index >= start and not isinstance(layer, layers.BatchNormalization)
+
+
+def documented_base_check(base_name: str) -> str:
+    """Build the base's whole ImageNet classifier (random weights) and compare its parameters with
+    Keras's documented figure: the application this Keras builds is the one Keras describes.
+    Returns the line for the model summary; a mismatch is a ConfigError."""
+    base = PRETRAINED_BASES[base_name]
+    count = base.application(include_top=True, weights=None).count_params()
+    documented = base.documented_params_millions
+    if round(count / 1e6, 1) != documented:
+        raise ConfigError(
+            f"{base_name}: this Keras builds {count:,} parameters with the ImageNet top, Keras documents "
+            f"{documented}M: pin the keras version of requirements.txt"
+        )
+    return f"{base_name} with its ImageNet top: {count:,} parameters, Keras documents {documented}M"
 
 
 def make_pretrained_model(
@@ -167,20 +209,26 @@ def make_pretrained_model(
     weights: str | None,
     experiment: str,
 ) -> keras.Model:
-    """The book's section 5.3 model: rescaling and augmentation, a pretrained convolutional base
-    (``weights``: its .h5 file; None: random, for the model check and for loading saved weights),
-    then Flatten, Dense relu, Dropout after it (as the book's classifier on extracted features)
-    and the head (``head``)."""
-    application, _ = PRETRAINED_BASES[base_name]
+    """The book's section 5.3 model: augmentation, the book's rescaling for VGG16 (the other bases
+    preprocess inside), a pretrained convolutional base (``weights``: its .h5 file; None: random,
+    for the model check and for loading saved weights) called in inference mode, so that its
+    batch normalization keeps ImageNet's statistics however much of it trains; then Flatten (VGG16)
+    or global average pooling, Dense relu, Dropout after it (as the book's classifier on extracted
+    features) and the head (``head``)."""
+    spec = PRETRAINED_BASES[base_name]
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for layer in augmentation_layers(augmentation, seed):
         x = layer(x)
-    x = layers.Rescaling(1.0 / 255, name="rescale")(x)
-    base = application(include_top=False, weights=weights, input_shape=input_shape)
+    if spec.book_rescaling:
+        x = layers.Rescaling(1.0 / 255, name="rescale")(x)
+    base = spec.application(include_top=False, weights=weights, input_shape=input_shape)
     set_trainable(base, trainable_from, experiment)
-    x = base(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = base(x, training=False)
+    if spec.pooling == "flatten":
+        x = layers.Flatten(name="flatten")(x)
+    else:
+        x = layers.GlobalAveragePooling2D(name="pool")(x)
     if dense_units:
         x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     if dropout:
@@ -204,7 +252,7 @@ def model_from_settings(
         seed=settings.seed,
     )
     if settings.base is not None:
-        smallest = PRETRAINED_BASES[settings.base.name][1]
+        smallest = PRETRAINED_BASES[settings.base.name].smallest_side
         if min(height, width) < smallest:
             raise ConfigError(
                 f"experiments.{experiment or '<name>'}.image_size {[height, width]} is too small for "

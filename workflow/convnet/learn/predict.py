@@ -45,10 +45,10 @@ def prediction_rows(photos: list[Photo], probabilities: np.ndarray, classes: lis
 def predict_photos(model_path: Path, source: Path) -> tuple[list[Photo], list[dict], list[str]]:
     """Classify every file of ``source`` with the model; image size, resize and class names from
     its run card (``settings_from_card``). Returns the photos, their rows and the classes."""
-    from .export import load_portable
+    from .export import load_classifier
 
     size, interpolation, classes = settings_from_card(model_path)
-    model = load_portable(model_path)
+    model = load_classifier(model_path)
     photos = read_photos(source, size, interpolation)
     if not photos:
         raise DataError(f"{source}: holds no files; point it at a folder or archive of photos")
@@ -63,16 +63,16 @@ def write_predictions(rows: list[dict], path: Path) -> None:
 
 
 def settings_from_card(model_path: Path) -> tuple[tuple[int, int], str, list[str]]:
-    """Image size, resize interpolation and class names from the run card inside the model; a
-    model without one (not made by this workflow) falls back to its input shape, nearest, and
-    ``class 0``, ``class 1``, ... for its outputs."""
-    from ..core.runcard import RunCard
+    """Image size, resize interpolation and class names from the run card inside the model (.h5,
+    .keras or an exported .onnx); a Keras model without one (not made by this workflow) falls back
+    to its input shape, nearest, and ``class 0``, ``class 1``, ... for its outputs."""
+    from .export import card_of, load_portable
 
-    card = RunCard.read(model_path)
+    card = card_of(model_path)
     if card is not None:
         return card.image_size, card.resize_interpolation, card.classes
-    from .export import load_portable
-
+    if Path(model_path).suffix == ".onnx":
+        raise DataError(f"{model_path}: holds no run card; export it with the workflow's export rule")
     model = load_portable(model_path)
     outputs = model.output_shape[-1]
     return (

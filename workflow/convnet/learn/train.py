@@ -264,8 +264,8 @@ def run_card_of(
 def save_run(
     model: keras.Model, settings: RunSettings, checkpoint: ResumableCheckpoint, card: RunCard, paths: RunPaths
 ) -> None:
-    """The two float32 models with their card inside, the history and the card beside them; then
-    the checkpoint goes (a forced rerun must start from scratch)."""
+    """The two float32 models (each as .h5 and .keras) with their card inside, the history and the
+    card beside them; then the checkpoint goes (a forced rerun must start from scratch)."""
     # with ema the averaged weights (after fit Keras has put them in the model already; a run
     # resumed after its last epoch has not)
     exported = portable_model(settings)

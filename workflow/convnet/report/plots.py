@@ -16,7 +16,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..core import records  # noqa: E402
 from ..core.files import atomic_path  # noqa: E402
-from ..arrays.metrics import predicted_classes  # noqa: E402
+from ..arrays.metrics import most_confident_errors, predicted_classes  # noqa: E402
+from ..arrays.photos import sheet_photos  # noqa: E402
 
 # Colour-blind-safe pair (Okabe-Ito) for training vs validation; markers tell them apart in grey too.
 TRAIN_COLOUR, VALIDATION_COLOUR, BEST_COLOUR = "#0072B2", "#D55E00", "#555555"
@@ -186,12 +187,19 @@ def per_class_figure(metrics: dict, checkpoint: str = "last"):
     return fig
 
 
-def most_confident_errors(labels: np.ndarray, probabilities: np.ndarray, count: int) -> np.ndarray:
-    """Indices of wrong predictions, most confident first; ``probabilities`` are (images, classes)."""
-    predicted = predicted_classes(probabilities)
-    wrong = np.flatnonzero(predicted != labels.astype(int))
-    confidence = probabilities[wrong, predicted[wrong]]
-    return wrong[np.argsort(-confidence, kind="mergesort")][:count]
+def overlay_heatmap(ax, image: np.ndarray, heatmap) -> None:
+    """A Grad-CAM heatmap (convnet.learn.explain, values in [0, 1] at its feature map's resolution)
+    stretched over the image, smoothly, half transparent."""
+    height, width = image.shape[:2]
+    ax.imshow(
+        np.asarray(heatmap, dtype=float),
+        cmap="jet",
+        alpha=0.4,
+        vmin=0,
+        vmax=1,
+        interpolation="bilinear",
+        extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+    )
 
 
 def errors_figure(
@@ -200,11 +208,14 @@ def errors_figure(
     probabilities: np.ndarray,
     classes,
     title: str,
-    count: int = 16,
+    files=None,
+    heatmaps: dict | None = None,
 ):
     """A grid of the test images the model got most confidently wrong, with the true class, the
-    predicted class and its probability. ``probabilities``: (images, classes)."""
-    chosen = most_confident_errors(labels, probabilities, count)
+    predicted class and its probability. ``probabilities``: (images, classes); ``heatmaps``
+    (``records.read_heatmaps`` by file, ``files`` naming the images) drawn over them: where the
+    model looked for the class it predicted."""
+    chosen = most_confident_errors(labels, probabilities)
     predicted = predicted_classes(probabilities)
     columns = 4
     rows = max(1, int(np.ceil(len(chosen) / columns)))
@@ -214,6 +225,8 @@ def errors_figure(
         ax.axis("off")
     for ax, index in zip(axes, chosen):
         ax.imshow(images[index])
+        if heatmaps:
+            overlay_heatmap(ax, images[index], heatmaps[str(files[index])][1])
         guess = int(predicted[index])
         ax.set_title(
             f"true: {classes[int(labels[index])]}\npredicted: {classes[guess]} ({probabilities[index, guess]:.3f})",
@@ -221,14 +234,17 @@ def errors_figure(
         )
     if len(chosen) == 0:
         axes[0].text(0.5, 0.5, "no wrong predictions", ha="center", va="center", transform=axes[0].transAxes)
-    fig.suptitle(f"{title}: most confidently wrong test images (last checkpoint)")
+    where = ", where it looked for the predicted class" if heatmaps else ""
+    fig.suptitle(f"{title}: most confidently wrong test images (last checkpoint){where}")
     return fig
 
 
-def contact_sheet(photos, rows: list[dict], classes, title: str, limit: int = 48):
+def contact_sheet(photos, rows: list[dict], classes, title: str, heatmaps: dict | None = None):
     """New photos with the label the model gave each (and the probability of that label); the
-    photos it could not read are counted in the title. At most ``limit`` photos, in file order."""
-    shown = [(photo, row) for photo, row in zip(photos, rows) if photo.image is not None][:limit]
+    photos it could not read are counted in the title. The photos of ``sheet_photos``;
+    ``heatmaps`` (``records.read_heatmaps``) drawn over them: where the model looked for its label."""
+    by_file = {photo.file: row for photo, row in zip(photos, rows)}
+    shown = [(photo, by_file[photo.file]) for photo in sheet_photos(photos)]
     unreadable = sum(photo.image is None for photo in photos)
     columns = 6
     grid_rows = max(1, int(np.ceil(len(shown) / columns)))
@@ -242,6 +258,8 @@ def contact_sheet(photos, rows: list[dict], classes, title: str, limit: int = 48
     colours = {name: palette[i % len(palette)] for i, name in enumerate(classes)}
     for ax, (photo, row) in zip(axes, shown):
         ax.imshow(photo.image)
+        if heatmaps:
+            overlay_heatmap(ax, photo.image, heatmaps[photo.file][1])
         label = row["predicted"]
         ax.set_title(
             f"{label} ({float(row[f'probability_{label}']):.2f})\n{os.path.basename(photo.file)[:22]}",
@@ -253,7 +271,8 @@ def contact_sheet(photos, rows: list[dict], classes, title: str, limit: int = 48
     more = len([p for p in photos if p.image is not None]) - len(shown)
     notes = [f"{len(shown)} shown"] + ([f"{more} more in the CSV"] if more > 0 else [])
     notes += [f"{unreadable} unreadable, reasons in the CSV"] if unreadable else []
-    fig.suptitle(f"{title}: predictions ({', '.join(notes)})")
+    where = ", where it looked for its label" if heatmaps else ""
+    fig.suptitle(f"{title}: predictions ({', '.join(notes)}){where}")
     return fig
 
 
