@@ -13,7 +13,13 @@ from convnet.learn.explain import grad_cam
 from convnet.learn.model import model_from_settings
 
 BOOK = dict(
-    image_size=[48, 48], conv_filters=[8, 16], dense_units=16, dropout=0.0, augmentation=None, base=None, expect=None
+    image_size=[48, 48],
+    conv_filters=[8, 16],
+    dense_units=16,
+    dropout=0.0,
+    augmentation=None,
+    base=None,
+    expect=None,
 )
 FAMILIES = {
     "book": (dict(BOOK), "conv2", (21, 21)),

@@ -54,7 +54,9 @@ def test_the_exports_give_the_keras_models_probabilities_on_the_test_images(tiny
     test = load_image_set(folder / "test.npz")
     exports = folder / "exports"
     result = export_run(out / "tiny.keras", test.images[:], exports, exports / "check.json")
-    assert sorted(p.name for p in exports.iterdir()) == sorted([*EXPORT_FORMATS, "run_card.json", "check.json"])
+    assert sorted(p.name for p in exports.iterdir()) == sorted(
+        [*EXPORT_FORMATS, "run_card.json", "check.json"]
+    )
     assert result["images"] == 24 and set(result["max_abs_difference"]) == set(EXPORT_FORMATS)
     assert all(d <= EXPORT_TOLERANCE for d in result["max_abs_difference"].values())
     assert json.loads((exports / "check.json").read_text()) == result
@@ -76,7 +78,9 @@ def test_a_failed_check_names_the_format_and_leaves_no_check_file(tiny_run, monk
     )
     target = folder / "failing"
     with pytest.raises(DataError, match=r"failing/model.onnx: gives probabilities up to 0.003 away"):
-        export.export_run(out / "tiny.keras", np.zeros((2, 46, 46, 3), "uint8"), target, target / "check.json")
+        export.export_run(
+            out / "tiny.keras", np.zeros((2, 46, 46, 3), "uint8"), target, target / "check.json"
+        )
     assert not (target / "check.json").exists()
 
 
@@ -93,10 +97,18 @@ def test_predict_classifies_photos_with_a_keras_or_onnx_model_as_with_the_h5(tin
 
     folder, out = tiny_run
     if not (folder / "exports" / "model.onnx").exists():
-        export_run(out / "tiny.keras", np.zeros((2, 46, 46, 3), "uint8"), folder / "exports", folder / "exports/c.json")
+        export_run(
+            out / "tiny.keras",
+            np.zeros((2, 46, 46, 3), "uint8"),
+            folder / "exports",
+            folder / "exports/c.json",
+        )
     path = out / model if model.endswith(".keras") else folder / model
     assert main([str(out / "tiny.h5"), str(photos), "--out", str(folder / "h5.csv")]) == 0
-    assert main([str(path), str(photos), "--out", str(folder / "other.csv"), "--sheet", str(folder / "s.png")]) == 0
+    assert (
+        main([str(path), str(photos), "--out", str(folder / "other.csv"), "--sheet", str(folder / "s.png")])
+        == 0
+    )
     with open(folder / "h5.csv", newline="") as a, open(folder / "other.csv", newline="") as b:
         expected, got = list(csv.DictReader(a)), list(csv.DictReader(b))
     assert [r["file"] for r in got] == [r["file"] for r in expected] and len(got) == 7

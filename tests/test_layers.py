@@ -32,7 +32,18 @@ LAYERS = {
     "arrays": ({"numpy", "PIL"}, {"core", "data"}),
     # the Keras backends; and the export rule's own packages (envs/export.yaml), imported where used
     "learn": (
-        {"keras", "tensorflow", "jax", "torch", "numpy", "h5py", "PIL", "onnx", "onnxruntime", "ai_edge_litert"},
+        {
+            "keras",
+            "tensorflow",
+            "jax",
+            "torch",
+            "numpy",
+            "h5py",
+            "PIL",
+            "onnx",
+            "onnxruntime",
+            "ai_edge_litert",
+        },
         {"core", "data", "arrays"},
     ),
     "report": ({"matplotlib", "pandas", "numpy", "PIL"}, {"core", "data", "arrays"}),

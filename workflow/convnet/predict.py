@@ -34,7 +34,9 @@ def sheet_heatmaps(model_path: Path, photos, rows, classes) -> dict | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", type=Path, help="a .h5 or .keras model the workflow trained, or its exported .onnx")
+    parser.add_argument(
+        "model", type=Path, help="a .h5 or .keras model the workflow trained, or its exported .onnx"
+    )
     parser.add_argument("photos", type=Path, help="a folder or zip/tar archive of photos")
     parser.add_argument("--out", type=Path, help="CSV to write (default: print it)")
     parser.add_argument("--sheet", type=Path, help="also draw a contact sheet of the photos and their labels")

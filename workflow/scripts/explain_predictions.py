@@ -14,7 +14,9 @@ from convnet.learn.explain import explain_predictions
 
 def main(sm) -> None:
     check_gpu(sm.config["compute"]["accelerator"], sm.config["compute"]["cpu_fallback"])
-    explain_predictions(Path(sm.input.model), Path(sm.input.photos), Path(sm.input.predictions), Path(sm.output[0]))
+    explain_predictions(
+        Path(sm.input.model), Path(sm.input.photos), Path(sm.input.predictions), Path(sm.output[0])
+    )
 
 
 run_logged(snakemake.log[0], lambda: main(snakemake))

@@ -74,7 +74,9 @@ def predicted_classes(probabilities: np.ndarray, threshold: float = 0.5) -> np.n
 ERRORS_SHOWN = 16
 
 
-def most_confident_errors(labels: np.ndarray, probabilities: np.ndarray, count: int = ERRORS_SHOWN) -> np.ndarray:
+def most_confident_errors(
+    labels: np.ndarray, probabilities: np.ndarray, count: int = ERRORS_SHOWN
+) -> np.ndarray:
     """Indices of wrong predictions, most confident first; ``probabilities`` are (images, classes).
     The errors sheet draws these, and its heatmaps are computed for the same images."""
     predicted = predicted_classes(probabilities)

@@ -78,7 +78,9 @@ def _gradients(head: keras.Model, features: np.ndarray, class_indices: np.ndarra
     raise ConfigError(f"heatmaps: the {backend} backend is not supported; use tensorflow, jax or torch")
 
 
-def grad_cam(model: keras.Model, images: np.ndarray, class_indices, batch_size: int = 16) -> tuple[str, np.ndarray]:
+def grad_cam(
+    model: keras.Model, images: np.ndarray, class_indices, batch_size: int = 16
+) -> tuple[str, np.ndarray]:
     """The name of the explained layer and one heatmap per image for the class asked for,
     (images, height, width) of that layer's feature map, each in [0, 1] (all 0 where nothing
     speaks for the class)."""
@@ -99,11 +101,15 @@ def grad_cam(model: keras.Model, images: np.ndarray, class_indices, batch_size: 
     return name, np.concatenate(maps) if maps else np.zeros((0, *shape), dtype="float32")
 
 
-def heatmaps_by_file(model: keras.Model, images: np.ndarray, files, class_indices, classes) -> tuple[str, dict]:
+def heatmaps_by_file(
+    model: keras.Model, images: np.ndarray, files, class_indices, classes
+) -> tuple[str, dict]:
     """The explained layer and ``{file: (class name, heatmap)}`` of ``images`` (one per file, for
     the class index given): what ``records.write_heatmaps`` writes and the sheets draw."""
     layer, maps = grad_cam(model, images, class_indices)
-    return layer, {file: (classes[int(c)], grid.tolist()) for file, c, grid in zip(files, class_indices, maps)}
+    return layer, {
+        file: (classes[int(c)], grid.tolist()) for file, c, grid in zip(files, class_indices, maps)
+    }
 
 
 def sheet_heatmaps(model: keras.Model, photos, predicted: dict[str, str], classes) -> tuple[str, dict]:

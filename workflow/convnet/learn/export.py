@@ -4,6 +4,7 @@ and their exports (SavedModel, ONNX, LiteRT), each checked against the Keras mod
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import keras
@@ -16,6 +17,9 @@ from ..core.files import atomic_path, atomic_write_text
 from .model import model_from_settings
 from ..core.runcard import MODEL_METADATA_KEY, RunCard
 from ..core.settings import RunSettings
+
+
+log = logging.getLogger(__name__)
 
 
 def portable_model(settings: RunSettings) -> keras.Model:
@@ -59,8 +63,32 @@ def load_portable(path: Path) -> keras.Model:
 # Portable exports of a run's model (results/exports/{experiment}/seed{N}/), each checked against the
 # Keras model: the largest difference of a probability allowed on the check's images.
 EXPORT_TOLERANCE = 1e-4
-# file name -> Keras 3's Model.export format
+# file name -> Keras 3's Model.export format (the ONNX model: from the SavedModel, write_onnx)
 EXPORT_FORMATS = {"saved_model": "tf_saved_model", "model.onnx": "onnx", "model.tflite": "litert"}
+
+
+def write_onnx(saved_model: Path, target: Path) -> None:
+    """ONNX from the exported SavedModel, by tf2onnx's converter as its command line runs it.
+    Keras 3.15's own ONNX export (``format="onnx"``) leaves the constants of a layer such as
+    EfficientNetV2's preprocessing Normalization as extra inputs of the graph, which ONNX Runtime
+    then asks for; the SavedModel's frozen graph holds them as constants."""
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable,
+        "-m",
+        "tf2onnx.convert",
+        "--saved-model",
+        str(saved_model),
+        "--output",
+        str(target),
+    ]
+    proc = subprocess.run(command + ["--signature_def", "serving_default"], capture_output=True, text=True)
+    log.debug("%s", proc.stderr)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DataError(f"{target}: tf2onnx could not convert {saved_model} ({last})")
 
 
 class OnnxModel:
@@ -127,13 +155,16 @@ def export_model(model: keras.Model, folder: Path, card: RunCard | None) -> None
     model(np.zeros((1, *model.input_shape[1:]), "float32"))  # Keras exports only a model it has called
     for name, export_format in EXPORT_FORMATS.items():
         with atomic_path(folder / name) as tmp:
-            model.export(str(tmp), format=export_format, verbose=False)
-            if name == "model.onnx" and card is not None:
-                import onnx
+            if export_format == "onnx":
+                write_onnx(folder / "saved_model", tmp)
+                if card is not None:
+                    import onnx
 
-                exported = onnx.load(str(tmp))
-                onnx.helper.set_model_props(exported, {MODEL_METADATA_KEY: card.as_json()})
-                onnx.save(exported, str(tmp))
+                    exported = onnx.load(str(tmp))
+                    onnx.helper.set_model_props(exported, {MODEL_METADATA_KEY: card.as_json()})
+                    onnx.save(exported, str(tmp))
+            else:
+                model.export(str(tmp), format=export_format, verbose=False)
     if card is not None:
         card.write(folder / "run_card.json")
 
