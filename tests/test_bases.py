@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import copy_tiny_workflow, load_config, run_paths
 from synthetic import image_files, write_zip
-from test_pretrained import TINY_BASE, caches48  # noqa: F401  (fixture)
+from test_pretrained import TINY_BASE, write_caches48
 from test_train import Preempt, read_history
 from test_workflow_data import snakemake
 
@@ -111,6 +111,11 @@ def efficientnet_weights(tmp_path_factory):
             )
     published_layout(base, path)
     return path
+
+
+@pytest.fixture
+def caches48(tmp_path):
+    return write_caches48(tmp_path)
 
 
 TINY_EFFICIENTNET = dict(TINY_BASE, base={"name": "efficientnetv2b0", "trainable_from": None}, dense_units=0)

@@ -127,8 +127,8 @@ TINY_BASE = {
 }
 
 
-@pytest.fixture
-def caches48(tmp_path):
+def write_caches48(tmp_path):
+    """A training and a validation cache of 48x48 synthetic images, the classes apart by hue."""
     from convnet.arrays.cache import ImageSet, save_image_set
 
     rng = np.random.default_rng(0)
@@ -143,6 +143,11 @@ def caches48(tmp_path):
         )
         paths.append(path)
     return paths
+
+
+@pytest.fixture
+def caches48(tmp_path):
+    return write_caches48(tmp_path)
 
 
 def train(tmp_path, caches48, settings, tag, extra_callbacks=None, **paths):
