@@ -762,6 +762,8 @@ NOT_IN_KEY_SUITE = {
     "data.source": "where the archive comes from: the row data.url changes the archive the same way",
     "data.path": "the archive of source: local; the row data.url changes the archive the same way",
     "pretrained.weights": "not a rule parameter: tests/test_pretrained.py pins the hash and reruns nothing",
+    "predict": "adds prediction targets and reruns nothing trained: tests/test_pretrained.py, tests/test_workflow_e2e.py",
+    "sweeps": "a sweep adds runs of its own and reruns none of the experiments': tests/test_sweeps.py",
     "experiment.stem_filters": RESIDUAL_ONLY,
     "experiment.stem_kernel": RESIDUAL_ONLY,
     "experiment.stem_stride": RESIDUAL_ONLY,

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -33,6 +34,7 @@ PACKAGE_MODULES = (
     "core/records",
     "core/runcard",
     "core/settings",
+    "core/sweeps",
     "core/tables",
     "data/__init__",
     "data/archive",
@@ -122,6 +124,13 @@ from convnet.core.experiments import (
     run_settings,
     runs,
 )
+from convnet.core.sweeps import (
+    all_points,
+    check_sweeps,
+    sweep_names,
+    sweep_points,
+    with_sweep_points,
+)
 
 
 def host_path(path):
@@ -147,6 +156,7 @@ PLOTS = f"{RESULTS}/plots"
 WEIGHTS = f"{RESULTS}/weights"
 PREDICTIONS = f"{RESULTS}/predictions"
 EXPORTS = f"{RESULTS}/exports"
+SWEEP_RESULTS = f"{RESULTS}/sweeps"
 # how many validation images each export is checked on against the Keras model
 EXPORT_CHECK_IMAGES = 64
 # The report's landing page about this run, written when a run succeeds (onsuccess).
@@ -169,11 +179,19 @@ try:
     check_predict(config.get("predict") or {})
     check_pinned_archive(config["data"], Path(host_path(DATA)) / "provenance.json")
     check_experiments(config)
+    check_sweeps(config, yaml.safe_load(SCHEMA.read_text()))
 except ConvnetError as exc:
     raise WorkflowError(f"config: {exc}")
 validate(config, str(SCHEMA))  # fills in the schema's defaults
 
 EXPERIMENTS = experiment_names(config)
+# Every sweep's grid points: experiments of their own, named by their settings
+# (sweeps/{sweep}/{key}~{value}/...), trained and checked by the same rules but left out of rule all
+# until their sweep ranks them (rules/sweeps.smk). SETTINGS is the config with them added: what
+# the rules read any experiment's settings from.
+SWEEPS = sweep_names(config)
+POINTS = [point.name for point in all_points(config)]
+SETTINGS = with_sweep_points(config)
 # Keras rules: TensorFlow for the CPU, or with NVIDIA's CUDA libraries (compute.accelerator: cuda,
 # which the slurm profile sets). A CPU-only user never downloads the CUDA wheels.
 TRAIN_ENV = (
@@ -183,11 +201,12 @@ TRAIN_ENV = (
 )
 # One training run per experiment and seed: its files are named {experiment}/seed{seed}.
 RUN = "{experiment}/seed{seed}"
-SEEDS = sorted({seed for _, seed in runs(config)})
+SEEDS = sorted({seed for _, seed in runs(SETTINGS)})
 
 
 wildcard_constraints:
-    experiment="|".join(EXPERIMENTS),
+    experiment="|".join(re.escape(name) for name in EXPERIMENTS + POINTS),
+    sweep="|".join(SWEEPS) or "none",
     seed="|".join(str(seed) for seed in SEEDS),
     split="|".join(SPLITS),
     base="|".join((config.get("pretrained") or {}).get("weights") or {}) or "none",
@@ -237,23 +256,24 @@ def split_params():
 
 
 def experiment_params(wildcards):
-    """The settings every run of the job's experiment shares (defaults + its own changes)."""
-    return model_settings(config, wildcards.experiment)
+    """The settings every run of the job's experiment (or sweep point) shares (defaults + its own
+    changes)."""
+    return model_settings(SETTINGS, wildcards.experiment)
 
 
 def architecture_params(wildcards):
     """The settings that shape the experiment's model and its check: what model_summary reads."""
-    return architecture_settings(config, wildcards.experiment)
+    return architecture_settings(SETTINGS, wildcards.experiment)
 
 
 def run_params(wildcards):
     """The settings of one run: its experiment's, with the run's own seed."""
-    return run_settings(config, wildcards.experiment, int(wildcards.seed))
+    return run_settings(SETTINGS, wildcards.experiment, int(wildcards.seed))
 
 
 def evaluation_params(wildcards):
     """What the test-set evaluation of the job's experiment reads (test-time augmentation)."""
-    return evaluation_settings(config, wildcards.experiment)
+    return evaluation_settings(SETTINGS, wildcards.experiment)
 
 
 def seeds_of_experiment(pattern):
@@ -270,7 +290,7 @@ def runs_of(experiment, pattern):
     """``pattern`` for every seed of ``experiment``."""
     return [
         pattern.format(experiment=experiment, seed=seed)
-        for seed in experiment_seeds(config, experiment)
+        for seed in experiment_seeds(SETTINGS, experiment)
     ]
 
 
@@ -359,7 +379,98 @@ def final_targets():
         ]
         for name in config["predict"]:
             targets += [f"{PREDICTIONS}/{run}/{name}.{kind}" for kind in ("csv", "png")]
-    return targets
+    return targets + sweep_targets()
+
+
+def sweep_targets():
+    """Every sweep's leaderboard and its winner's test result (rules/sweeps.smk)."""
+    return [
+        f"{SWEEP_RESULTS}/{sweep}/{name}"
+        for sweep in SWEEPS
+        for name in ("leaderboard.png", "winner_test.json")
+    ]
+
+
+def point_runs(sweep):
+    """{point: {seed: its history CSV}} for every run of ``sweep``."""
+    return {
+        point.name: {
+            seed: f"{HISTORY}/{point.name}/seed{seed}.csv"
+            for seed in config["sweeps"][sweep]["seeds"]
+        }
+        for point in sweep_points(config, sweep)
+    }
+
+
+def sweep_histories(wildcards):
+    """Input function: the history of every run of the sweep: the leaderboard waits for all."""
+    return [
+        path for runs in point_runs(wildcards.sweep).values() for path in runs.values()
+    ]
+
+
+def finished_sweep_histories(wildcards):
+    """Input function: the sweep's histories that exist now, for the leaderboard so far (a param
+    too: when more have finished, it is written again)."""
+    return [
+        path for path in sweep_histories(wildcards) if Path(host_path(path)).is_file()
+    ]
+
+
+def tested_points(wildcards):
+    """The sweep's points other than its winner whose test metrics exist (someone asked for them
+    by path): the leaderboard says so beside them. The winner's are read by design, and leaving
+    them out keeps this param, and the leaderboard, as they were once the winner is evaluated."""
+    import json
+
+    record = Path(host_path(f"{SWEEP_RESULTS}/{wildcards.sweep}/winner.json"))
+    winner = json.loads(record.read_text()).get("winner") if record.is_file() else None
+    return sorted(
+        point
+        for point, runs in point_runs(wildcards.sweep).items()
+        if point != winner
+        and any(
+            Path(host_path(f"{METRICS}/{point}/seed{seed}.json")).is_file()
+            for seed in runs
+        )
+    )
+
+
+def sweep_params(wildcards):
+    """What a leaderboard is made of: the sweep's spec and its points (name, label, seeds)."""
+    spec = config["sweeps"][wildcards.sweep]
+    return {
+        "spec": spec,
+        "points": [
+            {"name": point.name, "label": point.label, "seeds": list(spec["seeds"])}
+            for point in sweep_points(config, wildcards.sweep)
+        ],
+        "histories": {
+            point: {str(seed): host_path(path) for seed, path in runs.items()}
+            for point, runs in point_runs(wildcards.sweep).items()
+        },
+    }
+
+
+def sweep_title(sweep):
+    """A leaderboard figure's title: the sweep and its rule."""
+    from convnet.core.sweeps import Rank
+
+    spec = config["sweeps"][sweep]
+    return f"sweep {sweep} over {spec['experiment']}: {Rank.of(spec['rank']).describe()}"
+
+
+def winner_metrics(wildcards):
+    """Input function: the test metrics of every run of the sweep's winner, known once its
+    leaderboard is complete (a checkpoint): only the winner reads the test set."""
+    import json
+
+    record = json.loads(
+        Path(checkpoints.sweep_leaderboard.get(sweep=wildcards.sweep).output.winner).read_text()
+    )
+    return [
+        f"{METRICS}/{record['winner']}/seed{seed}.json" for seed in record["seeds"]
+    ]
 
 
 def print_results():

@@ -281,3 +281,37 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 120) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
+
+
+def leaderboard_figure(table_path: str | os.PathLike, title: str):
+    """A sweep's leaderboard (core.sweeps' CSV): each point's mean score over its seeds with the
+    lowest and highest seed, best at the top; the winner in the validation colour, points still
+    running in grey with what they have so far."""
+    board = pd.read_csv(table_path, dtype={"winner": str, "settings": str}, keep_default_na=False)
+    board = board.iloc[::-1]  # matplotlib draws the first row at the bottom
+    mean = pd.to_numeric(board["score_mean"], errors="coerce")
+    low = pd.to_numeric(board["score_min"], errors="coerce")
+    high = pd.to_numeric(board["score_max"], errors="coerce")
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * len(board)), layout="constrained")
+    for y, (_, row) in enumerate(board.iterrows()):
+        complete = row["seeds_finished"] == row["seeds"]
+        colour = VALIDATION_COLOUR if row["winner"] else (TRAIN_COLOUR if complete else "0.6")
+        if not np.isnan(mean.iloc[y]):
+            ax.errorbar(
+                mean.iloc[y],
+                y,
+                xerr=[[mean.iloc[y] - low.iloc[y]], [high.iloc[y] - mean.iloc[y]]],
+                fmt="o",
+                color=colour,
+                capsize=3,
+            )
+        note = f"{row['seeds_finished']}/{row['seeds']} seeds"
+        note += f", {row['minutes_per_run']} min/run" if row["minutes_per_run"] != "" else ""
+        note += ", winner" if row["winner"] else ""
+        note += ", test read" if row["test_read"] else ""
+        ax.annotate(note, (1.01, y), xycoords=("axes fraction", "data"), va="center", fontsize=8)
+    ax.set_yticks(range(len(board)), board["settings"])
+    ax.set_xlabel("score (mean over seeds; bars: lowest to highest seed)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    return fig
