@@ -247,9 +247,10 @@ def test_the_sweep_trains_the_rest_ranks_and_reads_only_the_winners_test_set(tin
     assert result["winner"] == winner["winner"] and set(result["test_metrics"]) == {"1", "2"}
     assert result["leaderboard"] == "results/sweeps/s/leaderboard.csv" and result["rule"] == winner["rule"]
     assert (results / "sweeps/s/leaderboard.png").stat().st_size > 5_000
-    # a second run has nothing to do, and the book's experiments were not touched
+    # a second run has nothing to do, and the book's experiments were not touched (rule all: only
+    # the report's copy of the config, which every change of the config rewrites)
     assert planned(workdir, "sweep", *sweep_args(base)) == {}
-    assert planned(workdir, *sweep_args(base)) == {}
+    assert planned(workdir, *sweep_args(base)) == {"config_used": 1}
 
 
 @SHARES_THE_REFERENCE
@@ -291,6 +292,7 @@ def test_a_value_added_later_trains_only_its_point_and_a_killed_sweep_goes_on(ti
 def test_a_points_test_metrics_asked_for_by_path_show_on_the_leaderboard(tiny_sweep):
     workdir, base, _, _ = tiny_sweep
     args = sweep_args(base)
+    fault_suite.checked(fault_suite.run(workdir, "sweep", *args))  # the two points (another test adds one)
     winner = json.loads((workdir / "results/sweeps/s/winner.json").read_text())["winner"]
     other = SECOND if winner == FIRST else FIRST
     fault_suite.checked(fault_suite.run(workdir, f"results/metrics/{other}/seed1.json", *args))
@@ -298,3 +300,18 @@ def test_a_points_test_metrics_asked_for_by_path_show_on_the_leaderboard(tiny_sw
     board = {r["point"]: r for r in read_board(workdir / "results/sweeps/s/leaderboard.csv")}
     assert board[other]["test_read"] == "yes" and board[other]["winner"] == ""
     assert json.loads((workdir / "results/sweeps/s/winner.json").read_text())["winner"] == winner
+
+
+def test_grid_values_from_the_command_line_are_read_as_their_settings_types():
+    from convnet.core.sweeps import coerce_grid
+
+    config = with_sweep(
+        grid={"learning_rate": ["0.001", "3e-4"], "augmentation.zoom": ["0.2"], "dense_units": ["0"]}
+    )
+    coerce_grid(config, SCHEMA)
+    assert config["sweeps"]["lr"]["grid"] == {
+        "learning_rate": [0.001, 3e-4],
+        "augmentation.zoom": [0.2],
+        "dense_units": [0],
+    }
+    check_sweeps(config, SCHEMA)

@@ -127,6 +127,7 @@ from convnet.core.experiments import (
 from convnet.core.sweeps import (
     all_points,
     check_sweeps,
+    coerce_grid,
     sweep_names,
     sweep_points,
     with_sweep_points,
@@ -172,6 +173,7 @@ replace_user_keys(
     + [workflow.config_settings.config or {}],
 )
 coerce_cli_strings(config, yaml.safe_load(SCHEMA.read_text()))
+coerce_grid(config, yaml.safe_load(SCHEMA.read_text()))
 try:
     # One line naming the key and the fix (jsonschema's own messages print whole sub-schemas).
     check_config(config, yaml.safe_load(SCHEMA.read_text()))

@@ -107,6 +107,26 @@ def with_sweep_points(config: dict) -> dict:
     return expanded
 
 
+def coerce_grid(config: dict, schema: dict) -> None:
+    """``--config`` hands a grid's values over as text (``learning_rate: [0.001]`` arrives as
+    ``"0.001"``): read each back as the type its setting takes, as for every other key."""
+    from .config import coerce_cli_strings
+
+    experiment_schema = {"$ref": "#/$defs/experiment"}
+    for spec in (config.get("sweeps") or {}).values():
+        grid = spec.get("grid") if isinstance(spec, dict) else None
+        for setting, values in (grid or {}).items():
+            if not isinstance(values, list):
+                continue
+            coerced = []
+            for value in values:
+                node = coerce_cli_strings(Point("", ((setting, value),)).changes(), experiment_schema, schema)
+                for part in setting.split("."):
+                    node = node[part]
+                coerced.append(node)
+            grid[setting] = coerced
+
+
 def check_sweeps(config: dict, schema: dict) -> None:
     """What the schema cannot say about sweeps: each starts from an experiment of the config,
     varies settings an experiment has (each value of the type that setting takes), and names its
