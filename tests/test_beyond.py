@@ -149,6 +149,25 @@ def test_the_cosine_schedule_warms_up_linearly_then_decays_to_zero():
     assert rates[4] == pytest.approx(0.0, abs=1e-9)
 
 
+@pytest.mark.jax
+def test_a_floor_ends_the_cosine_decay_at_that_fraction_of_the_learning_rate():
+    settings = dict(
+        RESIDUAL,
+        epochs=10,
+        learning_rate=0.01,
+        learning_rate_schedule="cosine",
+        warmup_epochs=2,
+        learning_rate_floor=0.2,
+    )
+    schedule = compile_model(
+        model_from_settings(RESIDUAL), settings, steps_per_epoch=5
+    ).optimizer._learning_rate
+    assert float(schedule(10)) == pytest.approx(0.01)
+    # halfway through the decay: the mean of the peak and the floor
+    assert float(schedule(30)) == pytest.approx(0.01 * (0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * 20 / 40))))
+    assert float(schedule(50)) == pytest.approx(0.002)
+
+
 def test_a_warm_up_as_long_as_the_run_is_a_clear_error():
     settings = dict(RESIDUAL, epochs=2, learning_rate_schedule="cosine", warmup_epochs=2)
     with pytest.raises(Exception, match="warmup_epochs 2 leaves no epoch"):

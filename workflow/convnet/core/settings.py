@@ -130,6 +130,7 @@ ABSENT_SETTINGS = {
     "weight_decay": 0.0,
     "learning_rate_schedule": "constant",
     "warmup_epochs": 0.0,
+    "learning_rate_floor": 0.0,
     "label_smoothing": 0.0,
     "ema": 0.0,
     "mix": None,
@@ -208,9 +209,11 @@ class RunSettings(ModelSettings):
     learning_rate: float
     optimizer: str  # rmsprop (the book's), adam, adamw or sgd (Nesterov momentum 0.9)
     weight_decay: float  # decoupled, as AdamW's; Keras 3 applies it with every optimizer
-    # constant, or cosine: linear warm-up from 0 over warmup_epochs, then cosine decay to 0
+    # constant, or cosine: linear warm-up from 0 over warmup_epochs, then cosine decay to
+    # learning_rate_floor x learning_rate
     learning_rate_schedule: str
     warmup_epochs: float
+    learning_rate_floor: float
     label_smoothing: float
     ema: float  # momentum of an exponential moving average of the weights (0: none)
     batch_size: int

@@ -12,7 +12,8 @@ from ..core.settings import RunSettings
 
 def learning_rate(settings: RunSettings, steps_per_epoch: int | None):
     """``learning_rate`` as ``learning_rate_schedule`` says: constant, or cosine (a linear warm-up
-    from 0 over ``warmup_epochs``, then a cosine decay to 0 at the last step). A schedule is a
+    from 0 over ``warmup_epochs``, then a cosine decay to ``learning_rate_floor`` times the
+    learning rate at the last step: Keras's ``alpha``). A schedule is a
     function of the optimizer's step count, which the checkpoint keeps: a resumed run goes on
     where it stopped. ``steps_per_epoch`` None: constant (an inference model's optimizer)."""
     if settings.learning_rate_schedule == "constant" or steps_per_epoch is None:
@@ -27,7 +28,7 @@ def learning_rate(settings: RunSettings, steps_per_epoch: int | None):
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=0.0 if warmup else settings.learning_rate,
         decay_steps=total - warmup,
-        alpha=0.0,
+        alpha=settings.learning_rate_floor,
         warmup_target=settings.learning_rate if warmup else None,
         warmup_steps=warmup,
     )
