@@ -16,7 +16,7 @@ import pytest
 from conftest import copy_tiny_workflow, load_config, run_paths
 from synthetic import image_files, write_zip
 from test_pretrained import TINY_BASE, write_caches48
-from test_train import Preempt, read_history
+from test_train import Preempt, assert_same_run
 from test_workflow_data import snakemake
 
 from convnet.core.errors import ConfigError
@@ -188,13 +188,7 @@ def test_a_fine_tuning_run_resumes_to_the_same_history(tmp_path, caches48, effic
             extra_callbacks=[Preempt(1)],
         )
     resumed = trained(tmp_path, caches48, settings, "resumed", base_weights=efficientnet_weights)
-
-    def strip(rows):
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
-
-    assert strip(read_history(resumed / "m.csv")) == strip(read_history(straight / "m.csv"))
-    a, b = (keras.models.load_model(folder / "m.h5").get_weights() for folder in (straight, resumed))
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert_same_run(straight, resumed, stem="m")
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from conftest import copy_tiny_workflow, http_server, load_config, run_paths
 from synthetic import image_files, jpeg_bytes, write_zip
-from test_train import Preempt, caches, read_history, synthetic_set  # noqa: F401  (fixture)
+from test_train import Preempt, assert_same_run, caches, read_history, synthetic_set  # noqa: F401  (fixture)
 from test_workflow_data import snakemake
 
 from convnet.core.errors import ConfigError
@@ -209,13 +209,7 @@ def test_a_pretrained_run_resumes_as_if_never_interrupted(tmp_path, caches48, vg
             tmp_path, caches48, settings, "resumed", base_weights=vgg16_weights, extra_callbacks=[Preempt(1)]
         )
     resumed = train(tmp_path, caches48, settings, "resumed", base_weights=vgg16_weights)
-
-    def strip(rows):
-        return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
-
-    assert strip(read_history(resumed / "m.csv")) == strip(read_history(straight / "m.csv"))
-    a, b = (keras.models.load_model(folder / "m.h5").get_weights() for folder in (straight, resumed))
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert_same_run(straight, resumed, stem="m")
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

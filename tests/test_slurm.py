@@ -81,12 +81,14 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tmp_path):
         "cache_images=1",
         "train=1",
         "evaluate=1",
+        "explain_errors=1",
         "--default-resources",
         "mem_mb=500",
         "runtime=10",
         "--set-resources",
         "train:mem_mb=1000",
         "evaluate:mem_mb=1000",
+        "explain_errors:mem_mb=1000",
     ]
     env = dict(os.environ, PATH=f"{os.path.dirname(tool('snakemake'))}:{real_path()}")
     proc = subprocess.run(command, cwd=cluster, capture_output=True, text=True, env=env)
@@ -119,3 +121,22 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tmp_path):
     snakemake(local, "results/data/manifest.csv", "--configfile", "tests/tiny-config.yaml", "--config", data)
     manifest = "results/data/manifest.csv"
     assert (cluster / manifest).read_bytes() == (local / manifest).read_bytes()
+
+    # a sweep on the same cluster (the split and caches are there): every point's training is
+    # submitted at once, not one after another
+    sweep = "sweeps={s: {experiment: baseline, grid: {learning_rate: [0.001, 0.003]}, seeds: [1, 2], rank: {metric: val_accuracy, last_epochs: 1}}}"
+    at, tool_at = command.index("--slurm-status-command"), command.index(tool("snakemake")) + 1
+    proc = subprocess.run(
+        [*command[:tool_at], "results/sweeps/s/leaderboard.csv", *command[tool_at:at], sweep, *command[at:]],
+        cwd=cluster,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-5000:]
+    trainings = job_events(output, "train")
+    points = [e for name, e in trainings.items() if "sweeps/s/" in name]
+    assert len(points) == 4, trainings
+    assert max(e["submitted"] for e in points) < min(e["finished"] for e in points), trainings
+    assert len((cluster / "results/sweeps/s/leaderboard.csv").read_text().splitlines()) == 3

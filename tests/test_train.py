@@ -121,12 +121,12 @@ def without_seconds(history):
     return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
 
-def assert_same_run(straight: Path, resumed: Path) -> None:
+def assert_same_run(straight: Path, resumed: Path, stem: str = "tiny") -> None:
     """The same history (but for the seconds) and the same weights in both models."""
-    assert without_seconds(read_history(resumed / "tiny.csv")) == without_seconds(
-        read_history(straight / "tiny.csv")
+    assert without_seconds(read_history(resumed / f"{stem}.csv")) == without_seconds(
+        read_history(straight / f"{stem}.csv")
     )
-    for name in ("tiny.h5", "tiny_best.h5"):
+    for name in (f"{stem}.h5", f"{stem}_best.h5"):
         a, b = (keras.models.load_model(folder / name) for folder in (straight, resumed))
         for x, y in zip(a.get_weights(), b.get_weights()):
             np.testing.assert_array_equal(x, y)
