@@ -267,7 +267,7 @@ def test_a_value_added_later_trains_only_its_point_and_a_killed_sweep_goes_on(ti
     workdir, base, _, _ = tiny_sweep
     args = sweep_args(base, values="0.001, 0.003, 0.01")
     plan = planned(workdir, "sweep", *args)
-    assert plan["train"] == 2 and plan["model_summary"] == 1
+    assert plan["train"] == 2 and "model_summary" not in plan  # the same model: baseline's check
     # killed once the new point's first run has finished; the next run trains only the other
     proc = fault_suite.start(workdir, "sweep", *args)
     done = workdir / f"results/history/{THIRD}/seed1.csv"

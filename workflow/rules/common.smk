@@ -194,6 +194,10 @@ EXPERIMENTS = experiment_names(config)
 SWEEPS = sweep_names(config)
 POINTS = [point.name for point in all_points(config)]
 SETTINGS = with_sweep_points(config)
+# a sweep point -> the experiment it starts from
+POINT_STARTS = {
+    point.name: config["sweeps"][point.sweep]["experiment"] for point in all_points(config)
+}
 # Keras rules: TensorFlow for the CPU, or with NVIDIA's CUDA libraries (compute.accelerator: cuda,
 # which the slurm profile sets). A CPU-only user never downloads the CUDA wheels.
 TRAIN_ENV = (
@@ -266,6 +270,17 @@ def experiment_params(wildcards):
 def architecture_params(wildcards):
     """The settings that shape the experiment's model and its check: what model_summary reads."""
     return architecture_settings(SETTINGS, wildcards.experiment)
+
+
+def model_check(wildcards):
+    """Input function: the model check (summary) a run waits for: its experiment's; for a sweep
+    point whose grid leaves the model as it is (a learning rate, the epochs), the one of the
+    experiment it starts from, so that a sweep checks each model once, not once per point."""
+    name = wildcards.experiment
+    start = POINT_STARTS.get(name)
+    if start and architecture_settings(SETTINGS, name) == architecture_settings(SETTINGS, start):
+        name = start
+    return f"{MODELS}/{name}_summary.tsv"
 
 
 def run_params(wildcards):

@@ -45,7 +45,7 @@ rule model_summary:
 
 rule train:
     input:
-        summary=f"{MODELS}/{{experiment}}_summary.tsv",
+        summary=model_check,
         train=cache_for("train"),
         validation=cache_for("validation"),
         # for the run card: which archive and which split the model saw
