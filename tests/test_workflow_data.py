@@ -107,7 +107,7 @@ def test_settings_that_change_no_byte_rerun_nothing_and_a_wrong_pin_still_fails(
         (
             "foo=1",
             "config: unknown key 'foo' at the top level (allowed: compute, data, experiment_defaults, "
-            "experiments, heatmaps, predict, pretrained)",
+            "experiments, heatmaps, predict, pretrained, sweeps)",
         ),
         (
             "beyond={enabled: true}",

@@ -196,7 +196,8 @@ POINTS = [point.name for point in all_points(config)]
 SETTINGS = with_sweep_points(config)
 # a sweep point -> the experiment it starts from
 POINT_STARTS = {
-    point.name: config["sweeps"][point.sweep]["experiment"] for point in all_points(config)
+    point.name: config["sweeps"][point.sweep]["experiment"]
+    for point in all_points(config)
 }
 # Keras rules: TensorFlow for the CPU, or with NVIDIA's CUDA libraries (compute.accelerator: cuda,
 # which the slurm profile sets). A CPU-only user never downloads the CUDA wheels.
@@ -275,10 +276,13 @@ def architecture_params(wildcards):
 def model_check(wildcards):
     """Input function: the model check (summary) a run waits for: its experiment's; for a sweep
     point whose grid leaves the model as it is (a learning rate, the epochs), the one of the
-    experiment it starts from, so that a sweep checks each model once, not once per point."""
+    experiment it starts from, so that a sweep checks each model once, not once per point.
+    """
     name = wildcards.experiment
     start = POINT_STARTS.get(name)
-    if start and architecture_settings(SETTINGS, name) == architecture_settings(SETTINGS, start):
+    if start and architecture_settings(SETTINGS, name) == architecture_settings(
+        SETTINGS, start
+    ):
         name = start
     return f"{MODELS}/{name}_summary.tsv"
 
@@ -437,7 +441,8 @@ def finished_sweep_histories(wildcards):
 def tested_points(wildcards):
     """The sweep's points other than its winner whose test metrics exist (someone asked for them
     by path): the leaderboard says so beside them. The winner's are read by design, and leaving
-    them out keeps this param, and the leaderboard, as they were once the winner is evaluated."""
+    them out keeps this param, and the leaderboard, as they were once the winner is evaluated.
+    """
     import json
 
     record = Path(host_path(f"{SWEEP_RESULTS}/{wildcards.sweep}/winner.json"))
@@ -474,7 +479,9 @@ def sweep_title(sweep):
     from convnet.core.sweeps import Rank
 
     spec = config["sweeps"][sweep]
-    return f"sweep {sweep} over {spec['experiment']}: {Rank.of(spec['rank']).describe()}"
+    return (
+        f"sweep {sweep} over {spec['experiment']}: {Rank.of(spec['rank']).describe()}"
+    )
 
 
 def winner_metrics(wildcards):
@@ -483,11 +490,11 @@ def winner_metrics(wildcards):
     import json
 
     record = json.loads(
-        Path(checkpoints.sweep_leaderboard.get(sweep=wildcards.sweep).output.winner).read_text()
+        Path(
+            checkpoints.sweep_leaderboard.get(sweep=wildcards.sweep).output.winner
+        ).read_text()
     )
-    return [
-        f"{METRICS}/{record['winner']}/seed{seed}.json" for seed in record["seeds"]
-    ]
+    return [f"{METRICS}/{record['winner']}/seed{seed}.json" for seed in record["seeds"]]
 
 
 def print_results():
