@@ -268,21 +268,23 @@ def test_a_value_added_later_trains_only_its_point_and_a_killed_sweep_goes_on(ti
     args = sweep_args(base, values="0.001, 0.003, 0.01")
     plan = planned(workdir, "sweep", *args)
     assert plan["train"] == 2 and "model_summary" not in plan  # the same model: baseline's check
-    # killed once the new point's first run has finished; the next run trains only the other
+    # killed once the new point's first run is done and its second has started (one training at a
+    # time: the GPU cap); the next run trains only the second
     proc = fault_suite.start(workdir, "sweep", *args)
-    done = workdir / f"results/history/{THIRD}/seed1.csv"
+    done, started = (workdir / f"results/logs/train/{THIRD}/seed{seed}.log" for seed in (1, 2))
     deadline = time.monotonic() + 300
-    while proc.poll() is None and not done.exists() and time.monotonic() < deadline:
+    while proc.poll() is None and not started.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    assert done.exists()
+    history = workdir / f"results/history/{THIRD}/seed1.csv"
+    assert done.exists() and history.exists()
+    finished_at = history.stat().st_mtime_ns
     fault_suite.checked(fault_suite.run(workdir, "--unlock", *args))
-    plan = fault_suite.planned_rules(
-        fault_suite.checked(fault_suite.run(workdir, "sweep", "--rerun-incomplete", *args))
-    )
-    assert plan.get("train", 0) <= 1
+    proc = fault_suite.checked(fault_suite.run(workdir, "sweep", "--rerun-incomplete", *args))
+    assert fault_suite.planned_rules(proc).get("train", 0) <= 1
+    assert history.stat().st_mtime_ns == finished_at, "the finished run was trained again"
     board = read_board(workdir / "results/sweeps/s/leaderboard.csv")
     assert len(board) == 3 and all(r["seeds_finished"] == "2" for r in board)
 
