@@ -686,7 +686,6 @@ RUNS = {
     "plot_comparison",
     "plot_confusion",
     "plot_per_class",
-    "explain_errors",
     "plot_errors",
 }
 DATA = {"split_data", "cache_images", *RUNS}

@@ -143,7 +143,7 @@ def test_fine_tuning_keeps_batch_normalization_frozen_and_resumes_to_the_same_hi
     after its first epoch ends as the uninterrupted one."""
     settings = dict(
         TINY_EFFICIENTNET,
-        epochs=3,
+        epochs=2,
         base={"name": "efficientnetv2b0", "trainable_from": "block6a_expand_conv"},
     )
     straight = trained(tmp_path, caches48, settings, "straight", base_weights=efficientnet_weights)
@@ -174,12 +174,12 @@ def test_fine_tuning_keeps_batch_normalization_frozen_and_resumes_to_the_same_hi
 
 
 @pytest.mark.slow
-def test_the_pair_through_snakemake_down_to_heatmaps_and_an_export(tmp_path, efficientnet_weights):
+def test_the_pair_through_snakemake_down_to_an_export(tmp_path, efficientnet_weights):
     """The overlay's pair for EfficientNetV2-B0 as a user runs it: fine-tuning waits for the
     features model; the features run, with the weights from a file:// URL checked against their
-    md5, goes down to its errors sheet's heatmaps and an export whose ONNX model (with the base's
-    own preprocessing inside) gives Keras's probabilities. Fine-tuning itself: the test above, and
-    the VGG16 chain through Snakemake in tests/test_pretrained.py."""
+    md5, goes down to an export whose ONNX model (with the base's own preprocessing inside) gives
+    Keras's probabilities. Fine-tuning itself: the test above, and the VGG16 chain through
+    Snakemake in tests/test_pretrained.py; a pretrained model's heatmaps: tests/test_explain.py."""
     copy_tiny_workflow(tmp_path)
     write_zip(tmp_path / "pets.zip", image_files("kaggle", 30))
     digest = hashlib.md5(efficientnet_weights.read_bytes(), usedforsecurity=False).hexdigest()
@@ -196,11 +196,9 @@ def test_the_pair_through_snakemake_down_to_heatmaps_and_an_export(tmp_path, eff
     plan = snakemake(tmp_path, "-n", "results/models/efficientnetv2b0_finetune/seed1.h5", *config).stdout
     assert "experiment=efficientnetv2b0_features" in plan and "download_weights" in plan
     run = "efficientnetv2b0_features/seed1"
-    snakemake(tmp_path, f"results/plots/{run}_errors.png", f"results/exports/{run}/model.onnx", *config)
+    snakemake(tmp_path, f"results/exports/{run}/model.onnx", *config)
     results = tmp_path / "results"
     assert (results / "weights/efficientnetv2b0.h5").read_bytes() == efficientnet_weights.read_bytes()
-    heatmaps = json.loads((results / f"metrics/{run}_errors_heatmaps.json").read_text())
-    assert heatmaps["layer"] == "efficientnetv2-b0"
     check = json.loads((results / f"exports/{run}/check.json").read_text())
     assert max(check["max_abs_difference"].values()) <= 1e-4
     assert "convnext" not in " ".join(p.name for p in (results / "weights").iterdir())  # only what is used

@@ -81,14 +81,12 @@ def test_tiny_workflow_through_the_slurm_profile(slurm_cluster, tmp_path):
         "cache_images=1",
         "train=1",
         "evaluate=1",
-        "explain_errors=1",
         "--default-resources",
         "mem_mb=500",
         "runtime=10",
         "--set-resources",
         "train:mem_mb=1000",
         "evaluate:mem_mb=1000",
-        "explain_errors:mem_mb=1000",
     ]
     env = dict(os.environ, PATH=f"{os.path.dirname(tool('snakemake'))}:{real_path()}")
     proc = subprocess.run(command, cwd=cluster, capture_output=True, text=True, env=env)

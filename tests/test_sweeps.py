@@ -251,6 +251,12 @@ def test_the_sweep_trains_the_rest_ranks_and_reads_only_the_winners_test_set(tin
     # the report's copy of the config, which every change of the config rewrites)
     assert planned(workdir, "sweep", *sweep_args(base)) == {}
     assert planned(workdir, *sweep_args(base)) == {"config_used": 1}
+    # the report has a category for the sweep, with its leaderboard and the winner's test result
+    fault_suite.checked(fault_suite.run(workdir, "sweep", "--report", "report.html", *sweep_args(base)))
+    html = (workdir / "report.html").read_text()
+    assert all(
+        needle in html for needle in ("Sweep s", "leaderboard.png", "leaderboard.csv", "winner_test.json")
+    )
 
 
 @SHARES_THE_REFERENCE

@@ -1,5 +1,6 @@
-# Test-set evaluation of every run's last and best model, and the tables users compare: every run,
-# and each experiment's mean and spread over its seeds.
+# Test-set evaluation of every run's last and best model (with the heatmaps of the last one's most
+# confident errors), and the tables users compare: every run, and each experiment's mean and
+# spread over its seeds.
 
 
 rule evaluate:
@@ -10,6 +11,8 @@ rule evaluate:
     output:
         metrics=f"{METRICS}/{RUN}.json",
         predictions=f"{METRICS}/{RUN}_predictions.csv",
+        # Grad-CAM over the test images the errors sheet shows (drawn with heatmaps: true)
+        heatmaps=f"{METRICS}/{RUN}_errors_heatmaps.json",
     log:
         f"{LOGS}/evaluate/{RUN}.log",
     benchmark:

@@ -1,6 +1,6 @@
 # Plots: training curves as in the book (the mean over an experiment's seeds), the experiments side
 # by side, and per run the confusion matrices, the per-class scores and the test images the model
-# got most confidently wrong, with where it looked (Grad-CAM heatmaps, computed where Keras is).
+# got most confidently wrong, with where it looked (Grad-CAM heatmaps, which the evaluation writes).
 # The config used goes into the report.
 
 
@@ -93,28 +93,6 @@ rule plot_per_class:
         "../../envs/plots.yaml"
     script:
         "../scripts/plot_per_class.py"
-
-
-rule explain_errors:
-    input:
-        model=f"{MODELS}/{RUN}.h5",
-        predictions=f"{METRICS}/{RUN}_predictions.csv",
-        test=cache_for("test"),
-    output:
-        f"{METRICS}/{RUN}_errors_heatmaps.json",
-    log:
-        f"{LOGS}/explain_errors/{RUN}.log",
-    benchmark:
-        f"{BENCHMARKS}/explain_errors/{RUN}.tsv"
-    conda:
-        TRAIN_ENV
-    threads: 4
-    resources:
-        gpu=1,
-        mem_mb=4000,
-        runtime=30,
-    script:
-        "../scripts/explain_errors.py"
 
 
 rule plot_errors:

@@ -9,7 +9,9 @@ rule predict:
         model=f"{MODELS}/{RUN}.h5",
         photos=photos_to_predict,
     output:
-        f"{PREDICTIONS}/{RUN}/{{name}}.csv",
+        table=f"{PREDICTIONS}/{RUN}/{{name}}.csv",
+        # Grad-CAM over the photos the contact sheet shows (drawn with heatmaps: true)
+        heatmaps=f"{PREDICTIONS}/{RUN}/{{name}}_heatmaps.json",
     log:
         f"{LOGS}/predict/{RUN}/{{name}}.log",
     benchmark:
@@ -23,28 +25,6 @@ rule predict:
         runtime=60,
     script:
         "../scripts/predict.py"
-
-
-rule explain_predictions:
-    input:
-        model=f"{MODELS}/{RUN}.h5",
-        predictions=f"{PREDICTIONS}/{RUN}/{{name}}.csv",
-        photos=photos_to_predict,
-    output:
-        f"{PREDICTIONS}/{RUN}/{{name}}_heatmaps.json",
-    log:
-        f"{LOGS}/explain_predictions/{RUN}/{{name}}.log",
-    benchmark:
-        f"{BENCHMARKS}/explain_predictions/{RUN}/{{name}}.tsv"
-    conda:
-        TRAIN_ENV
-    threads: 4
-    resources:
-        gpu=1,
-        mem_mb=8000,
-        runtime=60,
-    script:
-        "../scripts/explain_predictions.py"
 
 
 rule plot_predictions:

@@ -1,4 +1,5 @@
-"""Snakemake script: evaluate one run's last and best models on the test split."""
+"""Snakemake script: evaluate one run's last and best models on the test split, and the heatmaps of
+the last model's most confident errors."""
 
 import os
 import sys
@@ -9,6 +10,7 @@ sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 from convnet.learn.backend import check_gpu
 from convnet.learn.evaluate import evaluate_experiment
+from convnet.learn.explain import explain_errors
 from convnet.core.logs import run_logged
 
 
@@ -22,6 +24,10 @@ def main(sm) -> None:
         Path(sm.output.metrics),
         Path(sm.output.predictions),
         test_time_augmentation=sm.params.settings["test_time_augmentation"],
+    )
+    # where the last-epoch model looked, over the test images its errors sheet shows
+    explain_errors(
+        Path(sm.input.last), Path(sm.input.test), Path(sm.output.predictions), Path(sm.output.heatmaps)
     )
 
 

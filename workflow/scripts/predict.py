@@ -9,13 +9,18 @@ sys.path.insert(0, os.environ["CONVNET_WORKFLOW_PACKAGE"])
 
 from convnet.learn.backend import check_gpu
 from convnet.core.logs import run_logged
+from convnet.learn.explain import explain_predictions
 from convnet.learn.predict import predict_photos, write_predictions
 
 
 def main(sm) -> None:
     check_gpu(sm.config["compute"]["accelerator"], sm.config["compute"]["cpu_fallback"])
     _, rows, _ = predict_photos(Path(sm.input.model), Path(sm.input.photos))
-    write_predictions(rows, Path(sm.output[0]))
+    write_predictions(rows, Path(sm.output.table))
+    # where the model looked, over the photos the contact sheet shows
+    explain_predictions(
+        Path(sm.input.model), Path(sm.input.photos), Path(sm.output.table), Path(sm.output.heatmaps)
+    )
 
 
 run_logged(snakemake.log[0], lambda: main(snakemake))
