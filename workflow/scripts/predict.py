@@ -15,12 +15,10 @@ from convnet.learn.predict import predict_photos, write_predictions
 
 def main(sm) -> None:
     check_gpu(sm.config["compute"]["accelerator"], sm.config["compute"]["cpu_fallback"])
-    _, rows, _ = predict_photos(Path(sm.input.model), Path(sm.input.photos))
+    photos, rows, classes = predict_photos(Path(sm.input.model), Path(sm.input.photos))
     write_predictions(rows, Path(sm.output.table))
     # where the model looked, over the photos the contact sheet shows
-    explain_predictions(
-        Path(sm.input.model), Path(sm.input.photos), Path(sm.output.table), Path(sm.output.heatmaps)
-    )
+    explain_predictions(Path(sm.input.model), photos, rows, classes, Path(sm.output.heatmaps))
 
 
 run_logged(snakemake.log[0], lambda: main(snakemake))

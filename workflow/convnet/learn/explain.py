@@ -150,16 +150,10 @@ def explain_errors(model_path, test_cache, predictions_csv, path) -> None:
     write(path, *heatmaps_by_file(model, test.images[chosen], files, predicted, test.classes))
 
 
-def explain_predictions(model_path, source, predictions_csv, path) -> None:
-    """Heatmaps of the predicted class over the photos a prediction contact sheet shows."""
-    import csv
-
-    from ..arrays.photos import read_photos
+def explain_predictions(model_path, photos, rows: list[dict], classes, path) -> None:
+    """Heatmaps of the predicted class over the photos a prediction contact sheet shows: the
+    photos and rows ``predict_photos`` gave (not read a second time)."""
     from .export import load_portable
-    from .predict import settings_from_card
 
-    size, interpolation, classes = settings_from_card(model_path)
-    with open(predictions_csv, newline="") as handle:
-        predicted = {row["file"]: row["predicted"] for row in csv.DictReader(handle)}
-    photos = read_photos(source, size, interpolation)
+    predicted = {row["file"]: row["predicted"] for row in rows}
     write(path, *sheet_heatmaps(load_portable(model_path), photos, predicted, classes))
