@@ -28,8 +28,7 @@ def sheet_heatmaps(model_path: Path, photos, rows, classes) -> dict | None:
     from .learn import explain
     from .learn.export import load_portable
 
-    predicted = {row["file"]: row["predicted"] for row in rows}
-    return explain.sheet_heatmaps(load_portable(model_path), photos, predicted, classes)[1]
+    return explain.sheet_heatmaps(load_portable(model_path), photos, rows, classes)[1]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -112,11 +112,12 @@ def heatmaps_by_file(
     }
 
 
-def sheet_heatmaps(model: keras.Model, photos, predicted: dict[str, str], classes) -> tuple[str, dict]:
-    """Heatmaps of the label each photo got (``predicted``: file -> class name) over the photos a
+def sheet_heatmaps(model: keras.Model, photos, rows: list[dict], classes) -> tuple[str, dict]:
+    """Heatmaps of the label each photo got (``rows``: ``predict_photos``' rows) over the photos a
     prediction contact sheet shows (``sheet_photos``)."""
     from ..arrays.photos import sheet_photos
 
+    predicted = {row["file"]: row["predicted"] for row in rows}
     shown = sheet_photos(photos)
     height, width = model.input_shape[1:3]
     images = np.stack([photo.image for photo in shown]) if shown else np.zeros((0, height, width, 3), "uint8")
@@ -155,5 +156,4 @@ def explain_predictions(model_path, photos, rows: list[dict], classes, path) -> 
     photos and rows ``predict_photos`` gave (not read a second time)."""
     from .export import load_portable
 
-    predicted = {row["file"]: row["predicted"] for row in rows}
-    write(path, *sheet_heatmaps(load_portable(model_path), photos, predicted, classes))
+    write(path, *sheet_heatmaps(load_portable(model_path), photos, rows, classes))
