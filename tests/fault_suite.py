@@ -131,6 +131,7 @@ class Reference:
     url: str  # the served archive (``pets2.zip`` beside it holds the same bytes)
     digest: str  # its sha256
     events: list[str]  # its files in the order they first appeared (``file_events``)
+    times: list[float]  # the seconds after its start when each of them appeared
     seconds: float
 
 
@@ -145,8 +146,8 @@ def reference_run(root: Path):
         url = f"{base}/pets.zip"
         args = [*TINY, "--config", f"data={{source: url, url: '{url}'}}", EPOCHS]
         workdir = make_workdir(root, "reference")
-        events, seconds = file_events(workdir, args)
-        yield Reference(workdir, args, url, digest, events, seconds)
+        events, times, seconds = file_events(workdir, args)
+        yield Reference(workdir, args, url, digest, events, times, seconds)
 
 
 def copy_of(reference: Reference, workdir: Path) -> Path:
@@ -252,17 +253,21 @@ def start(workdir: Path, *args: str) -> subprocess.Popen:
     )
 
 
-def file_events(workdir: Path, args: list[str]) -> tuple[list[str], float]:
-    """An uninterrupted run: the files in the order they first appeared, and its wall time."""
+def file_events(workdir: Path, args: list[str]) -> tuple[list[str], list[float], float]:
+    """An uninterrupted run: the files in the order they first appeared, the seconds after its
+    start when each appeared, and its wall time."""
     started = time.monotonic()
     proc = start(workdir, *args)
     seen: set[str] = set()
-    events = list(watch_new_files(workdir, proc, seen))
+    events, times = [], []
+    for event in watch_new_files(workdir, proc, seen):
+        events.append(event)
+        times.append(time.monotonic() - started)
     if proc.wait() != 0:
         raise RuntimeError(f"the reference run failed; see {workdir}/results/logs")
-    return events + sorted(
-        {event_of(p) for p in _files(workdir / "results")} - seen
-    ), time.monotonic() - started
+    seconds = time.monotonic() - started
+    last = sorted({event_of(p) for p in _files(workdir / "results")} - seen)
+    return events + last, times + [seconds] * len(last), seconds
 
 
 def kill_chain(
@@ -397,21 +402,24 @@ def compare_outputs(reference: Path, other: Path) -> dict:
     }
 
 
-# The last few files of a run (the report, the final tables) appear within moments of its end: a kill
-# planned there may find the run already finished, so the kills spread over the events before them.
-END_EVENTS = 4
+# The last files of a run (the last plots, the tables, the report) appear within moments of its end,
+# and an interrupted run, whose last jobs may run in another order, can write them all in its last
+# second: a kill planned there may find the run already finished (one CI run ended with 19 of 20
+# kills). So the kills spread over the events of the reference's first 90 percent of its time.
+END_SHARE = 0.1
 
 # Every kill run lands at least one kill in each of these phases (tests/test_fault_suite.py).
 KILL_PHASES = ("download", "split", "cache", "training", "evaluation", "plotting")
 
 
-def kill_plan(events: list[str], kills: int) -> list[tuple[int, str | None]]:
+def kill_plan(events: list[str], times: list[float], kills: int) -> list[tuple[int, str | None]]:
     """``kills`` (moment, phase) pairs: moments are distinct 1-based indices into the reference run's
-    stream of file events, spread evenly from the first event to the last ones before the run's
-    final END_EVENTS (phase None), and, for each of KILL_PHASES that none of those falls in, the
-    middle event of that phase (with the phase) in place of one of the even ones. An even spread
-    alone can step over a phase of a few events (an evaluation writes four files)."""
-    last = len(events) - END_EVENTS
+    stream of file events (appearing at ``times``), spread evenly from the first event to the last
+    one before the run's last END_SHARE of its time (phase None), and, for each of KILL_PHASES that
+    none of those falls in, the middle event of that phase (with the phase) in place of one of the
+    even ones. An even spread alone can step over a phase of a few events (an evaluation writes
+    four files)."""
+    last = sum(1 for moment in times if moment <= (1 - END_SHARE) * times[-1])
     if last < kills:
         raise ValueError(f"the reference run wrote {len(events)} file events: too few for {kills} kills")
     for spread in range(kills, 0, -1):
@@ -425,12 +433,12 @@ def kill_plan(events: list[str], kills: int) -> list[tuple[int, str | None]]:
     return sorted(plan.items())
 
 
-def kill_moments(events: list[str], kills: int) -> list[int]:
-    return [moment for moment, _ in kill_plan(events, kills)]
+def kill_moments(events: list[str], times: list[float], kills: int) -> list[int]:
+    return [moment for moment, _ in kill_plan(events, times, kills)]
 
 
 def kill_suite(root: Path, kills: int, seed: int, reference: Reference) -> dict:
-    plan = kill_plan(reference.events, kills)
+    plan = kill_plan(reference.events, reference.times, kills)
     interrupted = make_workdir(root, "interrupted")
     started = time.monotonic()
     chain = kill_chain(interrupted, reference.args, plan, seed, reference.events)

@@ -52,11 +52,14 @@ def test_kill_moments_reach_a_phase_that_an_even_spread_steps_over():
         + ["results/logs/evaluate/baseline/seed1.log", "results/metrics/baseline/seed1.json"]
         + [f"results/plots/p{i}.png" for i in range(30)]
     )
-    moments = fault_suite.kill_moments(events, kills=5)
+    times = [float(second) for second in range(1, len(events) + 1)]  # one event a second
+    moments = fault_suite.kill_moments(events, times, kills=5)
     phases = {fault_suite.phase_of(events[m - 1]) for m in moments}
     assert "evaluation" in phases, phases
     assert len(moments) == len(set(moments)) == 5  # the phase's moment takes an even one's place
-    assert max(moments) <= len(events) - fault_suite.END_EVENTS
+    # none in the run's last END_SHARE of its time, where a kill may find the run finished
+    assert max(times[m - 1] for m in moments) <= (1 - fault_suite.END_SHARE) * times[-1]
+    assert max(moments) == int((1 - fault_suite.END_SHARE) * len(events))
 
 
 @SHARES_THE_REFERENCE
