@@ -20,14 +20,18 @@ import fault_suite
 from convnet.core.errors import ConfigError
 from convnet.core.experiments import experiment_settings, run_settings
 from convnet.core.sweeps import (
+    BEST_BY_LESS,
     Rank,
     check_sweeps,
+    incumbent_point,
     leaderboard,
     path_value,
     sweep_points,
+    sweep_rank,
     winner_of,
     winner_test_record,
     with_sweep_points,
+    write_leaderboard,
 )
 
 SCHEMA = yaml.safe_load((ROOT / "config" / "config.schema.yaml").read_text())
@@ -96,6 +100,11 @@ def test_a_point_is_its_experiment_with_the_points_settings_and_the_sweeps_seeds
         ({"grid": {"dropout": [0.5, 0.5]}}, "sweeps.lr.grid.dropout lists a value twice"),
         ({"grid": {"colour": [1]}}, "unknown key 'colour'"),
         ({"grid": {"epochs": [2]}}, "warmup_epochs"),
+        (
+            {"rank": {"metric": "val_accuracy", "last_epochs": 5, "margin": 0.01}},
+            "sweeps.lr.rank.margin: no grid point holds augmented's own settings "
+            "(learning_rate: 0.0001, augmentation.zoom: 0.2)",
+        ),
     ],
 )
 def test_a_bad_sweep_is_one_line_naming_the_key(changes, message):
@@ -150,6 +159,74 @@ def test_the_leaderboard_ranks_by_the_rule_and_marks_the_winner_only_when_comple
     # a loss: lower is better
     by_loss = leaderboard(POINTS, Rank("val_loss", 2), runs, tested=set())
     assert winner_of(by_loss) == "p2" and [r["point"] for r in by_loss][1:] == ["p1", "p0"]
+
+
+def test_with_a_margin_the_best_point_wins_only_that_much_above_the_experiments_own_settings():
+    # the grid's point with augmented's own learning rate (1e-4, dotted and absent keys read too)
+    config = with_sweep(
+        grid={"learning_rate": [1.0e-3, 1.0e-4], "learning_rate_floor": [0.0]},
+        rank={"metric": "val_accuracy", "last_epochs": 2, "margin": 0.05},
+    )
+    check_sweeps(config, SCHEMA)
+    assert incumbent_point(config, "lr").label == "learning_rate~0.0001/learning_rate_floor~0.0"
+    rank = sweep_rank(config, "lr")
+    assert rank.incumbent == "learning_rate~0.0001/learning_rate_floor~0.0"
+    assert "at least 0.05 above learning_rate~0.0001/learning_rate_floor~0.0" in rank.describe()
+
+    points = [{"name": f"p{i}", "label": f"x~{i}", "seeds": [1]} for i in range(3)]
+    margin = Rank("val_accuracy", 1, margin=0.05, incumbent="x~1")
+    # the best (p0, 0.74) is 0.04 above the incumbent (p1, 0.70): the incumbent wins
+    runs = {"p0": {1: history(0.74)}, "p1": {1: history(0.70)}, "p2": {1: history(0.60)}}
+    rows = leaderboard(points, margin, runs, tested=set())
+    assert [r["point"] for r in rows] == ["p0", "p1", "p2"]
+    assert [r["winner"] for r in rows] == [BEST_BY_LESS, "winner", ""]
+    assert winner_of(rows) == "p1" and [r["test_read"] for r in rows] == ["", "yes", ""]
+    # 0.05 above (up to rounding) is enough; a loss is better by being that much lower
+    runs["p0"] = {1: history(0.75)}
+    assert winner_of(leaderboard(points, margin, runs, tested=set())) == "p0"
+    by_loss = Rank("val_loss", 1, margin=0.05, incumbent="x~1")
+    assert winner_of(leaderboard(points, by_loss, runs, tested=set())) == "p0"
+    runs["p0"] = {1: history(0.72)}
+    assert winner_of(leaderboard(points, by_loss, runs, tested=set())) == "p1"
+    # the incumbent best: it wins, nothing is marked as missing the margin
+    runs["p1"] = {1: history(0.80)}
+    rows = leaderboard(points, margin, runs, tested=set())
+    assert [r["winner"] for r in rows] == ["winner", "", ""] and winner_of(rows) == "p1"
+
+
+def test_winner_json_says_whether_the_winner_replaces_the_incumbent(tmp_path):
+    histories = {}
+    for name, accuracy in (("p0", 0.74), ("p1", 0.70)):
+        path = tmp_path / f"{name}.csv"
+        path.write_text("epoch,val_accuracy,val_loss,seconds\n" + f"1,{accuracy},{1 - accuracy},60\n")
+        histories[name] = {"1": str(path)}
+    params = {
+        "spec": {
+            "experiment": "augmented",
+            "grid": {"x": [0, 1]},
+            "seeds": [1],
+            "rank": {"metric": "val_accuracy", "last_epochs": 1, "margin": 0.05},
+        },
+        "incumbent": "x~1",
+        "points": [{"name": f"p{i}", "label": f"x~{i}", "seeds": [1]} for i in range(2)],
+        "histories": histories,
+    }
+    write_leaderboard("s", params, [], tmp_path / "board.csv", tmp_path / "winner.json")
+    record = json.loads((tmp_path / "winner.json").read_text())
+    assert (record["winner"], record["incumbent"], record["adopted"]) == ("p1", "p1", False)
+    assert "at least 0.05 above x~1" in record["rule"]
+    assert [row["winner"] for row in read_board(tmp_path / "board.csv")] == [BEST_BY_LESS, "winner"]
+    params["spec"]["rank"]["margin"] = 0.03
+    write_leaderboard("s", params, [], tmp_path / "board.csv", tmp_path / "winner.json")
+    record = json.loads((tmp_path / "winner.json").read_text())
+    assert (record["winner"], record["adopted"]) == ("p0", True)
+    # without a margin there is no incumbent to replace
+    del params["spec"]["rank"]["margin"]
+    write_leaderboard(
+        "s", {**params, "incumbent": None}, [], tmp_path / "board.csv", tmp_path / "winner.json"
+    )
+    record = json.loads((tmp_path / "winner.json").read_text())
+    assert (record["winner"], record["incumbent"], record["adopted"]) == ("p0", None, None)
 
 
 def test_the_winners_test_record_names_its_rule_and_leaderboard():

@@ -130,6 +130,7 @@ from convnet.core.sweeps import (
     coerce_grid,
     sweep_names,
     sweep_points,
+    sweep_rank,
     with_sweep_points,
 )
 
@@ -463,6 +464,7 @@ def sweep_params(wildcards):
     spec = config["sweeps"][wildcards.sweep]
     return {
         "spec": spec,
+        "incumbent": sweep_rank(config, wildcards.sweep).incumbent,
         "points": [
             {"name": point.name, "label": point.label, "seeds": list(spec["seeds"])}
             for point in sweep_points(config, wildcards.sweep)
@@ -476,12 +478,8 @@ def sweep_params(wildcards):
 
 def sweep_title(sweep):
     """A leaderboard figure's title: the sweep and its rule."""
-    from convnet.core.sweeps import Rank
-
     spec = config["sweeps"][sweep]
-    return (
-        f"sweep {sweep} over {spec['experiment']}: {Rank.of(spec['rank']).describe()}"
-    )
+    return f"sweep {sweep} over {spec['experiment']}: {sweep_rank(config, sweep).describe()}"
 
 
 def winner_metrics(wildcards):

@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 
 from .errors import ConfigError
-from .experiments import NOT_RUN_SETTINGS, check_experiments
+from .experiments import NOT_RUN_SETTINGS, check_experiments, experiment_settings
+from .settings import ABSENT_SETTINGS
 
 SWEEPS_FOLDER = "sweeps"
 # a grid value as it appears in a path: what a person reads, and what a file system takes
@@ -82,6 +83,43 @@ def sweep_points(config: dict, sweep: str) -> list[Point]:
     for combination in itertools.product(*(grid[key] for key in keys)):
         points.append(Point(sweep, tuple((keys[i], combination[i]) for i in order)))
     return points
+
+
+def own_value(settings: dict, setting: str):
+    """An experiment's value of a (dotted) setting; one it leaves out: its ABSENT_SETTINGS value."""
+    node = settings
+    for part in setting.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return ABSENT_SETTINGS.get(setting)
+        node = node[part]
+    return node
+
+
+def incumbent_point(config: dict, sweep: str) -> Point | None:
+    """The grid point that holds the sweep's experiment's own settings (the recipe as it is), if
+    the grid has one: with ``rank.margin``, the point every other must beat by that margin."""
+    spec = config["sweeps"][sweep]
+    settings = experiment_settings(config, spec["experiment"])
+    own = {setting: own_value(settings, setting) for setting in spec["grid"]}
+
+    def same(a, b) -> bool:  # 0 and 0.0 are one value; true and 1 are not
+        return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+    return next(
+        (
+            point
+            for point in sweep_points(config, sweep)
+            if all(same(value, own[key]) for key, value in point.values)
+        ),
+        None,
+    )
+
+
+def sweep_rank(config: dict, sweep: str) -> Rank:
+    """The sweep's ranking rule, with its incumbent when the rule has a margin."""
+    spec = config["sweeps"][sweep]
+    incumbent = incumbent_point(config, sweep) if "margin" in spec["rank"] else None
+    return Rank.of(spec["rank"], incumbent.label if incumbent else None)
 
 
 def all_points(config: dict) -> list[Point]:
@@ -160,6 +198,13 @@ def check_sweeps(config: dict, schema: dict) -> None:
                     )
             if len({path_value(v) for v in values}) != len(values):
                 raise ConfigError(f"{key}.grid.{setting} lists a value twice: {values}; list each once")
+        if "margin" in spec["rank"] and incumbent_point(config, sweep) is None:
+            settings = experiment_settings(config, spec["experiment"])
+            own = ", ".join(f"{setting}: {own_value(settings, setting)}" for setting in spec["grid"])
+            raise ConfigError(
+                f"{key}.rank.margin: no grid point holds {spec['experiment']}'s own settings ({own}), "
+                "the point a winner must beat by the margin; add those values to the grid, or drop the margin"
+            )
     check_experiments(with_sweep_points(config))
 
 
@@ -170,14 +215,25 @@ def check_sweeps(config: dict, schema: dict) -> None:
 @dataclass(frozen=True)
 class Rank:
     """How a sweep ranks its points: the mean over seeds of each run's ``metric`` averaged over its
-    last ``last_epochs`` epochs; higher is better for accuracies, lower for losses."""
+    last ``last_epochs`` epochs; higher is better for accuracies, lower for losses. With a
+    ``margin``, the best point wins only if it scores at least that much better than the
+    ``incumbent`` (the label of the point that holds the experiment's own settings); otherwise the
+    incumbent wins, and the recipe stays as it is."""
 
     metric: str
     last_epochs: int
+    margin: float | None = None
+    incumbent: str | None = None
 
     @classmethod
-    def of(cls, spec: dict) -> Rank:
-        return cls(spec["metric"], int(spec["last_epochs"]))
+    def of(cls, spec: dict, incumbent: str | None = None) -> Rank:
+        margin = spec.get("margin")
+        return cls(
+            spec["metric"],
+            int(spec["last_epochs"]),
+            None if margin is None else float(margin),
+            incumbent if margin is not None else None,
+        )
 
     @property
     def higher_is_better(self) -> bool:
@@ -185,15 +241,32 @@ class Rank:
 
     def describe(self) -> str:
         word = "highest" if self.higher_is_better else "lowest"
-        return (
+        rule = (
             f"{word} mean over seeds of {self.metric} averaged over each run's last {self.last_epochs} epochs"
         )
+        if self.margin is not None:
+            side = "above" if self.higher_is_better else "below"
+            rule += (
+                f"; it wins only if at least {self.margin:g} {side} {self.incumbent} (the experiment's "
+                "own settings), which wins otherwise"
+            )
+        return rule
+
+    def beats(self, score: float, other: float) -> bool:
+        """Whether ``score`` is better than ``other`` by the margin (scores are means of floats:
+        a difference that equals the margin up to rounding counts)."""
+        better_by = score - other if self.higher_is_better else other - score
+        return better_by >= self.margin - 1e-9
 
     def score(self, history: list[dict]) -> float:
         """One run's score: the mean of ``metric`` over its last ``last_epochs`` epochs."""
         values = [row[self.metric] for row in history[-self.last_epochs :]]
         return sum(values) / len(values) if values else math.nan
 
+
+# the leaderboard's winner column: the winner, and the best point when it missed the rule's margin
+WINNER = "winner"
+BEST_BY_LESS = "best, by less than the margin"
 
 LEADERBOARD_COLUMNS = [
     "rank",
@@ -256,14 +329,20 @@ def leaderboard(
     for position, row in enumerate(ranked, start=1):
         row["rank"] = position
     if ranked and len(ranked) == len(rows):
-        ranked[0]["winner"] = "winner"
-        ranked[0]["test_read"] = "yes"  # the winner's runs are the ones evaluated
+        winner = ranked[0]
+        if rank.margin is not None:
+            incumbent = next(row for row in ranked if row["settings"] == rank.incumbent)
+            if winner is not incumbent and not rank.beats(winner["score_mean"], incumbent["score_mean"]):
+                winner["winner"] = BEST_BY_LESS
+                winner = incumbent
+        winner["winner"] = WINNER
+        winner["test_read"] = "yes"  # the winner's runs are the ones evaluated
     unranked = [row for row in rows if not row["_complete"]]
     return [{key: row[key] for key in LEADERBOARD_COLUMNS} for row in ranked + unranked]
 
 
 def winner_of(rows: list[dict]) -> str | None:
-    return next((row["point"] for row in rows if row["winner"]), None)
+    return next((row["point"] for row in rows if row["winner"] == WINNER), None)
 
 
 def board_text(rows: list[dict]) -> list[dict]:
@@ -282,15 +361,20 @@ def board_text(rows: list[dict]) -> list[dict]:
     return out
 
 
-def winner_record(sweep: str, spec: dict, rows: list[dict], leaderboard_path: str) -> dict:
-    """What winner.json holds: the sweep, its rule, the winner and the leaderboard it came from."""
+def winner_record(sweep: str, spec: dict, rank: Rank, rows: list[dict], leaderboard_path: str) -> dict:
+    """What winner.json holds: the sweep, its rule, the winner and the leaderboard it came from;
+    with a margin, the incumbent and whether the winner replaces it (``adopted``)."""
+    winner = winner_of(rows)
+    incumbent = next((row["point"] for row in rows if row["settings"] == rank.incumbent), None)
     return {
         "sweep": sweep,
         "experiment": spec["experiment"],
         "grid": spec["grid"],
         "seeds": list(spec["seeds"]),
-        "rule": Rank.of(spec["rank"]).describe(),
-        "winner": winner_of(rows),
+        "rule": rank.describe(),
+        "winner": winner,
+        "incumbent": incumbent,
+        "adopted": None if incumbent is None else winner != incumbent,
         "leaderboard": leaderboard_path,
         "rows": board_text(rows),
     }
@@ -315,16 +399,17 @@ def write_leaderboard(
     from .records import read_history
 
     spec = sweep_params["spec"]
+    rank = Rank.of(spec["rank"], sweep_params.get("incumbent"))
     histories = {
         point: {int(seed): read_history(path) for seed, path in seeds.items() if Path(path).is_file()}
         for point, seeds in sweep_params["histories"].items()
     }
-    rows = leaderboard(sweep_params["points"], Rank.of(spec["rank"]), histories, set(tested))
+    rows = leaderboard(sweep_params["points"], rank, histories, set(tested))
     atomic_write_table(table_path, LEADERBOARD_COLUMNS, board_text(rows))
     if winner_path is not None:
         if winner_of(rows) is None:
             raise ConfigError(f"sweep {sweep}: not every run has finished, so there is no winner yet")
-        atomic_write_text(winner_path, dumps(winner_record(sweep, spec, rows, str(table_path))))
+        atomic_write_text(winner_path, dumps(winner_record(sweep, spec, rank, rows, str(table_path))))
     return rows
 
 
@@ -336,7 +421,10 @@ def winner_test_record(winner: dict, metrics: dict[int, dict]) -> dict:
         values = [run[checkpoint]["accuracy"] for run in metrics.values() if checkpoint in run]
         means[checkpoint] = sum(values) / len(values) if values else None
     return {
-        **{key: winner[key] for key in ("sweep", "experiment", "rule", "winner", "leaderboard")},
+        **{
+            key: winner.get(key)
+            for key in ("sweep", "experiment", "rule", "winner", "incumbent", "adopted", "leaderboard")
+        },
         "test_accuracy_mean": means,
         "test_metrics": {str(seed): run for seed, run in metrics.items()},
         "leaderboard_rows": winner["rows"],

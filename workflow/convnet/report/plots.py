@@ -4,6 +4,7 @@ matrices and the test images the model got most confidently wrong."""
 from __future__ import annotations
 
 import os
+import textwrap
 
 import matplotlib
 
@@ -16,6 +17,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..core import records  # noqa: E402
 from ..core.files import atomic_path  # noqa: E402
+from ..core.sweeps import WINNER  # noqa: E402
 from ..arrays.metrics import most_confident_errors, predicted_classes  # noqa: E402
 from ..arrays.photos import sheet_photos  # noqa: E402
 
@@ -292,10 +294,10 @@ def leaderboard_figure(table_path: str | os.PathLike, title: str):
     mean = pd.to_numeric(board["score_mean"], errors="coerce")
     low = pd.to_numeric(board["score_min"], errors="coerce")
     high = pd.to_numeric(board["score_max"], errors="coerce")
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.45 * len(board)), layout="constrained")
+    fig, ax = plt.subplots(figsize=(9, 1.5 + 0.45 * len(board)), layout="constrained")
     for y, (_, row) in enumerate(board.iterrows()):
         complete = row["seeds_finished"] == row["seeds"]
-        colour = VALIDATION_COLOUR if row["winner"] else (TRAIN_COLOUR if complete else "0.6")
+        colour = VALIDATION_COLOUR if row["winner"] == WINNER else (TRAIN_COLOUR if complete else "0.6")
         if not np.isnan(mean.iloc[y]):
             ax.errorbar(
                 mean.iloc[y],
@@ -307,11 +309,12 @@ def leaderboard_figure(table_path: str | os.PathLike, title: str):
             )
         note = f"{row['seeds_finished']}/{row['seeds']} seeds"
         note += f", {row['minutes_per_run']} min/run" if row["minutes_per_run"] != "" else ""
-        note += ", winner" if row["winner"] else ""
+        note += f", {row['winner']}" if row["winner"] else ""
         note += ", test read" if row["test_read"] else ""
         ax.annotate(note, (1.01, y), xycoords=("axes fraction", "data"), va="center", fontsize=8)
     ax.set_yticks(range(len(board)), board["settings"])
     ax.set_xlabel("score (mean over seeds; bars: lowest to highest seed)")
-    ax.set_title(title, fontsize=9)
+    # the rule, a margin included, is long: over the whole figure, wrapped
+    fig.suptitle(textwrap.fill(title, 100), fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     return fig
