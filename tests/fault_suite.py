@@ -41,6 +41,7 @@ sys.path.insert(0, str(TESTS.parent / "workflow"))
 
 import forked_snakemake  # noqa: E402
 from conftest import copy_tiny_workflow, http_server, tool  # noqa: E402
+from convnet.core.logs import error_messages  # noqa: E402
 from synthetic import (  # noqa: E402
     damaged_zip_entry,
     image_files,
@@ -482,7 +483,7 @@ def _error_lines(workdir: Path, proc: subprocess.CompletedProcess) -> list[str]:
     """The workflow's own error lines: from job logs (ERROR ...) and Snakemake's config errors."""
     lines = []
     for log in sorted((workdir / "results" / "logs").rglob("*.log")):
-        lines += [line.split(" ERROR ", 1)[1] for line in log.read_text().splitlines() if " ERROR " in line]
+        lines += error_messages(log.read_text())
     output = proc.stdout + proc.stderr
     lines += [line for line in output.splitlines() if line.startswith("config: ")]
     return lines

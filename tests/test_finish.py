@@ -80,5 +80,17 @@ def test_a_failure_is_one_line_per_job_with_its_log(tmp_path):
     # a traceback's last line when the job did not stop with the workflow's own error
     log.write_text("Traceback (most recent call last):\n  ...\nValueError: bad shape\n")
     assert failure_lines(snakemake_log)[0] == f"train failed: ValueError: bad shape (log: {log})"
+    # TensorFlow's C++ lines in the same log are not the workflow's errors, though one says ERROR
+    log.write_text(
+        "E0000 00:00:1796605113.1 2663 cuda_executor.cc:1228] failed call to cuInit: INTERNAL: CUDA error: "
+        "Failed call to cuInit: UNKNOWN ERROR (303)\n"
+        "2026-12-06 20:00:01,000 ERROR cache_images.size: 46x46 is too small; use at least 32x32\n"
+        "W0000 00:00:1796605114.2 2663 gpu_device.cc:2341] Cannot dlopen some GPU libraries.\n"
+    )
+    assert failure_lines(snakemake_log)[0] == (
+        f"train failed: cache_images.size: 46x46 is too small; use at least 32x32 (log: {log})"
+    )
+    log.write_text(log.read_text().replace(" ERROR cache_images", " INFO cache_images") + "Killed\n")
+    assert failure_lines(snakemake_log)[0] == f"train failed: Killed (log: {log})"
     assert failure_lines([str(snakemake_log)]) == failure_lines(snakemake_log)  # as onerror hands it
     assert failure_lines(tmp_path / "missing.log") == []

@@ -10,6 +10,7 @@ from pathlib import Path
 from statistics import mean
 
 from .errors import DataError
+from .logs import error_messages
 from .records import read_history, read_metrics
 
 HEADER = ("experiment", "seeds", "val acc, last epoch", "test acc, last / best model", "min per run")
@@ -103,10 +104,11 @@ def last_error(log: str | Path) -> str | None:
     """A job log's last line of the workflow's own errors (``... ERROR message``), else its last
     line (a traceback's exception)."""
     try:
-        lines = [line for line in Path(log).read_text(errors="replace").splitlines() if line.strip()]
+        text = Path(log).read_text(errors="replace")
     except OSError:
         return None
-    errors = [line.split(" ERROR ", 1)[1] for line in lines if " ERROR " in line]
+    errors = error_messages(text)
+    lines = [line for line in text.splitlines() if line.strip()]
     return errors[-1] if errors else (lines[-1].strip() if lines else None)
 
 

@@ -20,6 +20,17 @@ from .errors import ConvnetError, DiskFullError
 from .files import is_disk_full
 
 FORMAT = "%(asctime)s %(levelname)s %(message)s"
+# An error line of FORMAT. Not any line with " ERROR " in it: TensorFlow's C++ lines in the same
+# log (``E0000 ... failed call to cuInit: ... UNKNOWN ERROR (303)`` on a GPU build without a GPU)
+# have that too.
+ERROR_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ERROR (.*)$")
+
+
+def error_messages(text: str) -> list[str]:
+    """The messages of a job log's error lines (FORMAT), in order."""
+    return [match.group(1) for match in map(ERROR_LINE.match, text.splitlines()) if match]
+
+
 # Where the terminal lines go: the process's standard error until capture_stderr moves that to the
 # job's log, then a copy of the terminal it had.
 CONSOLE = sys.stderr
