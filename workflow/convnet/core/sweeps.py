@@ -85,22 +85,27 @@ def sweep_points(config: dict, sweep: str) -> list[Point]:
     return points
 
 
-def own_value(settings: dict, setting: str):
-    """An experiment's value of a (dotted) setting; one it leaves out: its ABSENT_SETTINGS value."""
-    node = settings
-    for part in setting.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return ABSENT_SETTINGS.get(setting)
-        node = node[part]
-    return node
+def own_settings(config: dict, sweep: str) -> dict:
+    """The sweep's experiment's own values of the settings its grid varies (a dotted key is a
+    nested one; a setting the experiment leaves out: its ABSENT_SETTINGS value)."""
+    spec = config["sweeps"][sweep]
+    settings = experiment_settings(config, spec["experiment"])
+
+    def value(setting: str):
+        node = settings
+        for part in setting.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return ABSENT_SETTINGS.get(setting)
+            node = node[part]
+        return node
+
+    return {setting: value(setting) for setting in spec["grid"]}
 
 
 def incumbent_point(config: dict, sweep: str) -> Point | None:
     """The grid point that holds the sweep's experiment's own settings (the recipe as it is), if
     the grid has one: with ``rank.margin``, the point every other must beat by that margin."""
-    spec = config["sweeps"][sweep]
-    settings = experiment_settings(config, spec["experiment"])
-    own = {setting: own_value(settings, setting) for setting in spec["grid"]}
+    own = own_settings(config, sweep)
 
     def same(a, b) -> bool:  # 0 and 0.0 are one value; true and 1 are not
         return a == b and isinstance(a, bool) == isinstance(b, bool)
@@ -117,9 +122,8 @@ def incumbent_point(config: dict, sweep: str) -> Point | None:
 
 def sweep_rank(config: dict, sweep: str) -> Rank:
     """The sweep's ranking rule, with its incumbent when the rule has a margin."""
-    spec = config["sweeps"][sweep]
-    incumbent = incumbent_point(config, sweep) if "margin" in spec["rank"] else None
-    return Rank.of(spec["rank"], incumbent.label if incumbent else None)
+    incumbent = incumbent_point(config, sweep)
+    return Rank.of(config["sweeps"][sweep]["rank"], incumbent.label if incumbent else None)
 
 
 def all_points(config: dict) -> list[Point]:
@@ -199,8 +203,7 @@ def check_sweeps(config: dict, schema: dict) -> None:
             if len({path_value(v) for v in values}) != len(values):
                 raise ConfigError(f"{key}.grid.{setting} lists a value twice: {values}; list each once")
         if "margin" in spec["rank"] and incumbent_point(config, sweep) is None:
-            settings = experiment_settings(config, spec["experiment"])
-            own = ", ".join(f"{setting}: {own_value(settings, setting)}" for setting in spec["grid"])
+            own = ", ".join(f"{setting}: {value}" for setting, value in own_settings(config, sweep).items())
             raise ConfigError(
                 f"{key}.rank.margin: no grid point holds {spec['experiment']}'s own settings ({own}), "
                 "the point a winner must beat by the margin; add those values to the grid, or drop the margin"
