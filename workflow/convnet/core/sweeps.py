@@ -85,21 +85,24 @@ def sweep_points(config: dict, sweep: str) -> list[Point]:
     return points
 
 
+def dotted_value(settings: dict, key: str, missing=None):
+    """The value of a (dotted: nested) setting, or ``missing`` where ``settings`` leave it out."""
+    node = settings
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return missing
+        node = node[part]
+    return node
+
+
 def own_settings(config: dict, sweep: str) -> dict:
-    """The sweep's experiment's own values of the settings its grid varies (a dotted key is a
-    nested one; a setting the experiment leaves out: its ABSENT_SETTINGS value)."""
+    """The sweep's experiment's own values of the settings its grid varies (a setting the
+    experiment leaves out: its ABSENT_SETTINGS value)."""
     spec = config["sweeps"][sweep]
     settings = experiment_settings(config, spec["experiment"])
-
-    def value(setting: str):
-        node = settings
-        for part in setting.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return ABSENT_SETTINGS.get(setting)
-            node = node[part]
-        return node
-
-    return {setting: value(setting) for setting in spec["grid"]}
+    return {
+        setting: dotted_value(settings, setting, ABSENT_SETTINGS.get(setting)) for setting in spec["grid"]
+    }
 
 
 def incumbent_point(config: dict, sweep: str) -> Point | None:
@@ -162,10 +165,10 @@ def coerce_grid(config: dict, schema: dict) -> None:
                 continue
             coerced = []
             for value in values:
-                node = coerce_cli_strings(Point("", ((setting, value),)).changes(), experiment_schema, schema)
-                for part in setting.split("."):
-                    node = node[part]
-                coerced.append(node)
+                changes = coerce_cli_strings(
+                    Point("", ((setting, value),)).changes(), experiment_schema, schema
+                )
+                coerced.append(dotted_value(changes, setting))
             grid[setting] = coerced
 
 
